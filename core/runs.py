@@ -1,0 +1,285 @@
+"""The run store: one SQLite database (WAL) plus one folder per run.
+
+Writers (a training worker, from the dashboard or a shell) and readers (dashboard pages
+polling once a second) meet only here. Each call opens its own short-lived connection,
+so the store is safe to use from Streamlit's script threads and from several processes.
+
+Layout of ``root``::
+
+    digitlab.sqlite          runs + metrics tables
+    <run_id>/config.json     the validated TrainConfig, as saved
+    <run_id>/last.pt         checkpoint after the latest epoch (state dicts + config)
+    <run_id>/best.pt         checkpoint of the best validation accuracy
+    <run_id>/predictions.pt  test-set predicted class + confidence per epoch
+    <run_id>/STOP            present when a stop was requested
+    <run_id>/worker.log      stdout/stderr of a worker started by the dashboard
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+ACTIVE = ("starting", "running")
+FINISHED = ("completed", "stopped", "diverged", "failed", "interrupted")
+STATUSES = ACTIVE + FINISHED
+# A run on another host whose worker has not written for this long is taken as dead.
+HEARTBEAT_TIMEOUT_S = 120.0
+DB_NAME = "digitlab.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    status TEXT NOT NULL,
+    config TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    model TEXT NOT NULL,
+    device TEXT NOT NULL DEFAULT '',
+    host TEXT NOT NULL,
+    pid INTEGER,
+    parent_id TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    progress TEXT NOT NULL DEFAULT '{}',
+    summary TEXT NOT NULL DEFAULT '{}',
+    error TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    epoch REAL NOT NULL,
+    value REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics (run_id, name, step);
+"""
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("DIGITLAB_RUNS_DIR", "runs"))
+
+
+@dataclass
+class Run:
+    """One row of the runs table, JSON columns decoded."""
+
+    id: str
+    name: str
+    created: float
+    updated: float
+    status: str
+    config: dict
+    dataset: str
+    model: str
+    device: str
+    host: str
+    pid: int | None
+    parent_id: str | None
+    tags: list[str] = field(default_factory=list)
+    progress: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a finished child that nobody reaped yet is a zombie: dead for our purposes
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def write_atomic(path: Path, save) -> None:
+    """Write through a temporary file and rename, so a crash never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class RunStore:
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_runs_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.host = socket.gethostname()
+        with self._db() as db:
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        # timeout: wait for a writer instead of raising "database is locked" at a reader.
+        db = sqlite3.connect(self.root / DB_NAME, timeout=30.0, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            yield db
+        finally:
+            db.close()
+
+    # -- runs -----------------------------------------------------------------------
+    def create_run(self, config: dict, name: str = "", parent_id: str | None = None,
+                   status: str = "starting") -> str:
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+        now = time.time()
+        self.run_dir(run_id).mkdir(parents=True)
+        write_atomic(self.run_dir(run_id) / "config.json",
+                     lambda p: p.write_text(json.dumps(config, indent=2)))
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO runs (id, name, created, updated, status, config, dataset, model, host, pid, parent_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, name or run_id, now, now, status, json.dumps(config), str(config.get("dataset", "")),
+                 str(config.get("model", "")), self.host, os.getpid(), parent_id),
+            )
+        return run_id
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    def get(self, run_id: str) -> Run | None:
+        runs = self._select("WHERE id = ?", (run_id,))
+        return runs[0] if runs else None
+
+    def list_runs(self) -> list[Run]:
+        """All runs, newest first."""
+        return self._select("ORDER BY created DESC", ())
+
+    def active_runs(self) -> list[Run]:
+        return [run for run in self.list_runs() if run.active]
+
+    def _select(self, clause: str, args: tuple) -> list[Run]:
+        with self._db() as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute(f"SELECT * FROM runs {clause}", args).fetchall()
+        runs = [self._decode(row) for row in rows]
+        return [self._check_alive(run) for run in runs]
+
+    @staticmethod
+    def _decode(row: sqlite3.Row) -> Run:
+        values = dict(row)
+        for key in ("config", "tags", "progress", "summary"):
+            values[key] = json.loads(values[key])
+        return Run(**values)
+
+    def _check_alive(self, run: Run) -> Run:
+        """Mark a run whose worker died without saying so as ``interrupted``."""
+        if not run.active:
+            return run
+        if run.host == self.host and run.pid is not None:
+            dead = not _process_alive(run.pid)
+        else:
+            dead = time.time() - run.updated > HEARTBEAT_TIMEOUT_S
+        if not dead:
+            return run
+        reason = "The training process ended without reporting (killed, crashed or the machine restarted)."
+        log_tail = self.log_tail(run.id)
+        if log_tail:
+            reason += " Last lines of its log:\n" + log_tail
+        self.finish(run.id, "interrupted", error=reason, only_if_active=True)
+        return self.get(run.id) or run
+
+    def log_tail(self, run_id: str, lines: int = 8) -> str:
+        log = self.run_dir(run_id) / "worker.log"
+        if not log.exists():
+            return ""
+        return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
+
+    def update(self, run_id: str, **fields) -> None:
+        """Set columns of a run; dict/list values are stored as JSON."""
+        if not fields:
+            return
+        encoded = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in fields.items()}
+        encoded["updated"] = time.time()
+        assignments = ", ".join(f"{key} = ?" for key in encoded)
+        with self._db() as db:
+            db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*encoded.values(), run_id))
+
+    def finish(self, run_id: str, status: str, error: str = "", summary: dict | None = None,
+               only_if_active: bool = False) -> None:
+        if status not in FINISHED:
+            raise ValueError(f"status must be one of {FINISHED}, got {status!r}")
+        fields = {"status": status, "error": error, "updated": time.time()}
+        if summary is not None:
+            fields["summary"] = json.dumps(summary)
+        assignments = ", ".join(f"{key} = ?" for key in fields)
+        guard = " AND status IN ('starting', 'running')" if only_if_active else ""
+        with self._db() as db:
+            db.execute(f"UPDATE runs SET {assignments} WHERE id = ?{guard}", (*fields.values(), run_id))
+
+    def delete(self, run_id: str) -> None:
+        with self._db() as db:
+            db.execute("BEGIN")
+            db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+            db.execute("COMMIT")
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
+    # -- stop requests ----------------------------------------------------------------
+    def request_stop(self, run_id: str) -> None:
+        """Ask the worker to stop after its current batch (it checks for this file)."""
+        self.stop_file(run_id).touch()
+
+    def stop_file(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "STOP"
+
+    # -- metrics ----------------------------------------------------------------------
+    def append_metrics(self, run_id: str, rows: list[tuple[str, int, float, float]]) -> None:
+        """Append (name, step, epoch, value) rows in one transaction."""
+        if not rows:
+            return
+        with self._db() as db:
+            db.execute("BEGIN")
+            db.executemany("INSERT INTO metrics (run_id, name, step, epoch, value) VALUES (?, ?, ?, ?, ?)",
+                           [(run_id, *row) for row in rows])
+            db.execute("COMMIT")
+
+    def metrics(self, run_id: str, names: tuple[str, ...] | None = None) -> dict[str, dict[str, list]]:
+        """{name: {"step": [...], "epoch": [...], "value": [...]}} in step order."""
+        query = "SELECT name, step, epoch, value FROM metrics WHERE run_id = ?"
+        args: list = [run_id]
+        if names:
+            query += f" AND name IN ({', '.join('?' * len(names))})"
+            args += list(names)
+        with self._db() as db:
+            rows = db.execute(query + " ORDER BY name, step", args).fetchall()
+        series: dict[str, dict[str, list]] = {}
+        for name, step, epoch, value in rows:
+            entry = series.setdefault(name, {"step": [], "epoch": [], "value": []})
+            entry["step"].append(step)
+            entry["epoch"].append(epoch)
+            entry["value"].append(value)
+        return series
+
+    # -- files ------------------------------------------------------------------------
+    def save_tensors(self, run_id: str, filename: str, payload: dict) -> None:
+        write_atomic(self.run_dir(run_id) / filename, lambda p: torch.save(payload, p))
+
+    def load_tensors(self, run_id: str, filename: str) -> dict | None:
+        """Load a checkpoint or predictions file; ``weights_only`` refuses pickled code."""
+        path = self.run_dir(run_id) / filename
+        if not path.exists():
+            return None
+        return torch.load(path, map_location="cpu", weights_only=True)

@@ -1,0 +1,480 @@
+"""Training: the config, the loop, and the command line.
+
+    python -m core.train --model mlp --epochs 5 --json
+
+The loop knows nothing of the dashboard: it reports through callbacks (see
+:class:`Callback`); :class:`core.worker.StoreReporter` is the callback that writes
+to the run store, which the dashboard polls.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.data import DigitData, batches, load_dataset, normalize
+from core.devices import choose_threads, cpu_count, list_devices, resolve_device, time_steps
+from core.evaluate import evaluate_split
+from core.models import ACTIVATIONS, MODELS, build_model, count_parameters
+
+OPTIMIZERS = ("sgd", "sgd-momentum", "adam", "adamw", "rmsprop")
+SAMPLINGS = ("shuffle", "replacement")
+SCHEDULES = ("constant", "cosine", "onecycle")
+PRESET_HIDDEN = {"mlp": (50,), "cnn": (64,)}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str = "embedded"  # "embedded" (offline MNIST 5k), "mnist", "fashion-mnist", "kmnist", or a guide zip
+    model: str = "mlp"  # "mlp" or "cnn"
+    hidden: tuple[int, ...] = ()  # () = the model's preset: (50,) is the guide's 784-50-10; (64,) for the CNN
+    channels: tuple[int, int] = (8, 16)  # CNN conv channels: small enough to train live on a laptop CPU
+    activation: str = "relu"
+    dropout: float = 0.0
+    optimizer: str = "adam"  # the guide's choice
+    lr: float = 1e-3  # Adam's usual default, the guide's value
+    momentum: float = 0.9  # for sgd-momentum and rmsprop
+    weight_decay: float = 0.0
+    batch_size: int = 128  # the guide's
+    epochs: int = 5  # the guide's
+    val_fraction: float = 0.1  # of the digits left after the fixed 20 % test split
+    sampling: str = "shuffle"  # a fresh permutation each epoch; "replacement" is the guide's way
+    augment: bool = False  # random small shifts/rotations of training digits
+    schedule: str = "constant"  # learning-rate schedule over all steps
+    seed: int = 0
+    device: str = "auto"  # "auto", "cpu", "cuda:0", ..., "mps"
+    threads: int = 0  # CPU threads; 0 = choose for this model on this machine
+    log_every: int = 10  # steps between points on the loss curve
+    data_dir: str = "data"
+
+    def validate(self) -> "TrainConfig":
+        """Check every field once; return the config with presets filled in."""
+        _check_choice("model", self.model, MODELS)
+        hidden = tuple(self.hidden) or PRESET_HIDDEN[self.model]
+        if not 1 <= len(hidden) <= 4:
+            raise ValueError(f"hidden must list 1 to 4 layer sizes, got {list(hidden)}")
+        for size in hidden:
+            _check_int("hidden", size, 1, 4096)
+        channels = tuple(self.channels)
+        if len(channels) != 2:
+            raise ValueError(f"channels must be two numbers (first and second conv layer), got {list(channels)}")
+        for size in channels:
+            _check_int("channels", size, 1, 256)
+        _check_choice("activation", self.activation, tuple(ACTIVATIONS))
+        _check_float("dropout", self.dropout, 0.0, 0.9)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_float("lr", self.lr, 1e-7, 10.0)
+        _check_float("momentum", self.momentum, 0.0, 0.999)
+        _check_float("weight_decay", self.weight_decay, 0.0, 1.0)
+        _check_int("batch_size", self.batch_size, 1, 65536)
+        _check_int("epochs", self.epochs, 1, 1000)
+        _check_float("val_fraction", self.val_fraction, 0.0, 0.5)
+        _check_choice("sampling", self.sampling, SAMPLINGS)
+        if not isinstance(self.augment, bool):
+            raise ValueError(f"augment must be true or false, got {self.augment!r}")
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_int("seed", self.seed, 0, 2**31 - 1)
+        devices = ["auto"] + [d.id for d in list_devices()] + (["cuda"] if torch.cuda.is_available() else [])
+        _check_choice("device", self.device, tuple(devices))
+        _check_int("threads", self.threads, 0, 256)
+        _check_int("log_every", self.log_every, 1, 10_000)
+        if not isinstance(self.dataset, str) or not self.dataset.strip():
+            raise ValueError("dataset must name a dataset (e.g. 'embedded') or a guide-format zip/folder")
+        return replace(self, hidden=tuple(int(h) for h in hidden), channels=tuple(int(c) for c in channels),
+                       lr=float(self.lr), momentum=float(self.momentum), dropout=float(self.dropout),
+                       weight_decay=float(self.weight_decay), val_fraction=float(self.val_fraction))
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["hidden"], values["channels"] = list(self.hidden), list(self.channels)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config field(s) {unknown}; known fields: {sorted(known)}")
+        values = dict(values)
+        for key in ("hidden", "channels"):
+            if key in values:
+                values[key] = _as_int_tuple(key, values[key])
+        return cls(**values)
+
+
+def _as_int_tuple(name: str, value) -> tuple:
+    if isinstance(value, str):
+        parts = [p for p in value.replace(" ", "").split(",") if p]
+        try:
+            return tuple(int(p) for p in parts)
+        except ValueError:
+            raise ValueError(f"{name} must be whole numbers separated by commas, e.g. 128,64; got {value!r}") from None
+    if isinstance(value, int):
+        return (value,)
+    return tuple(value)
+
+
+def _check_choice(name: str, value, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
+
+
+def _check_int(name: str, value, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be from {low} to {high}, got {value}")
+
+
+def _check_float(name: str, value, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number from {low:g} to {high:g}, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be from {low:g} to {high:g}, got {value:g}")
+
+
+# -- the loop ---------------------------------------------------------------------------
+
+
+class Callback:
+    """Hooks the loop calls; override what you need. ``should_stop`` is asked every batch."""
+
+    def on_start(self, info: dict) -> None: ...
+
+    def on_log(self, step: int, epoch: float, values: dict[str, float], progress: dict) -> None: ...
+
+    def on_epoch_end(self, epoch: int, step: int, values: dict[str, float], state: "EpochState") -> None: ...
+
+    def on_end(self, result: "TrainResult") -> None: ...
+
+    def should_stop(self) -> bool:
+        return False
+
+
+@dataclass
+class EpochState:
+    """What a callback needs at the end of an epoch to checkpoint and record predictions."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None
+    generator: torch.Generator
+    config: TrainConfig
+    test_predicted: torch.Tensor  # int64 (n_test,)
+    test_confidence: torch.Tensor  # float32 (n_test,)
+    is_best: bool
+
+
+@dataclass
+class TrainResult:
+    status: str  # completed, stopped, diverged
+    epochs_completed: int
+    train_samples: int
+    val_accuracy: float | None
+    best_val_accuracy: float | None
+    test_accuracy: float | None
+    seconds: float
+    steps: int
+    threads: int
+    device: str
+    parameters: int
+    error: str = ""
+    history: list[dict] = field(default_factory=list)  # per-epoch values
+
+    def summary(self) -> dict:
+        values = asdict(self)
+        values.pop("history")
+        return values
+
+
+def make_optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
+    lr, wd = config.lr, config.weight_decay
+    # foreach=True: one fused kernel launch per step over all parameters instead of one each.
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=lr, weight_decay=wd, foreach=True)
+    if config.optimizer == "sgd-momentum":
+        return torch.optim.SGD(parameters, lr=lr, momentum=config.momentum, weight_decay=wd, foreach=True)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=lr, weight_decay=wd, foreach=True)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=lr, weight_decay=wd, foreach=True)
+    return torch.optim.RMSprop(parameters, lr=lr, momentum=config.momentum, weight_decay=wd, foreach=True)
+
+
+def make_scheduler(config: TrainConfig, optimizer, total_steps: int):
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps)
+    return None
+
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random shift (±2 px), rotation (±10°) and scale (±10 %) per digit; x is (B, 1, 28, 28)."""
+    b = x.shape[0]
+    angle, scale, shift = (torch.rand(3, b, generator=generator) * 2 - 1).to(x.device)
+    angle, scale, shift_y = angle * math.pi / 18, 1 + 0.1 * scale, torch.roll(shift, 1) * 2 / 14
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift * 2 / 14], 1), torch.stack([sin, cos, shift_y], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    background = x.amin()  # normalised black, so shifted-in pixels look like MNIST's background
+    return F.grid_sample(x - background, grid, align_corners=False) + background
+
+
+def auto_threads(config: TrainConfig, data: DigitData) -> int:
+    """Pick CPU threads by timing a few real CNN steps on a throwaway copy of the model."""
+    if config.threads:
+        return config.threads
+    images, labels = data.split("train")
+    x, y = normalize(images[: config.batch_size]), labels[: config.batch_size]
+    with torch.random.fork_rng():  # the probe must not change what the seed gives
+        model = build_model(config.model, config.hidden, config.channels, config.activation, config.dropout)
+        optimizer = make_optimizer(config, model.parameters())
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+            optimizer.step()
+
+        return choose_threads(config.model, probe=lambda n: time_steps(step, n), cores=cpu_count())
+
+
+def train(config: TrainConfig, callbacks: tuple[Callback, ...] = (), data: DigitData | None = None,
+          resume: dict | None = None) -> TrainResult:
+    """Train ``config`` and report through ``callbacks``; ``resume`` is a checkpoint to continue from."""
+    config = config.validate()
+    data = data if data is not None else load_dataset(config.dataset, config.val_fraction, config.data_dir)
+    device = resolve_device(config.device)
+    threads = auto_threads(config, data) if device.type == "cpu" else (config.threads or torch.get_num_threads())
+    torch.set_num_threads(threads)
+    torch.manual_seed(config.seed)
+
+    model = build_model(config.model, config.hidden, config.channels, config.activation, config.dropout).to(device)
+    optimizer = make_optimizer(config, model.parameters())
+    # Data lives on the training device once; batches are index slices, no per-batch copies.
+    train_x, train_y = (t.to(device) for t in data.split("train"))
+    val_x, val_y = (t.to(device) for t in data.split("val"))
+    test_x, test_y = (t.to(device) for t in data.split("test"))
+    n, batch_size = len(train_y), config.batch_size
+    if n == 0:
+        raise ValueError(f"dataset {config.dataset!r} has no training digits")
+    steps_per_epoch = math.ceil(n / batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    scheduler = make_scheduler(config, optimizer, total_steps)
+    generator = torch.Generator().manual_seed(config.seed)
+    start_epoch, step, best_val = 0, 0, None
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        if scheduler is not None and resume.get("scheduler"):
+            scheduler.load_state_dict(resume["scheduler"])
+        generator.set_state(resume["generator"])
+        start_epoch, step, best_val = resume["epoch"], resume["step"], resume.get("best_val_accuracy")
+
+    info = {"device": str(device), "threads": threads, "parameters": count_parameters(model),
+            "steps_per_epoch": steps_per_epoch, "total_steps": total_steps, "train_samples": n,
+            "sizes": data.sizes(), "start_epoch": start_epoch, "start_step": step}
+    for callback in callbacks:
+        callback.on_start(info)
+
+    status, error, history = "completed", "", []
+    epochs_done, started = start_epoch, time.perf_counter()
+    smooth, steps_this_run = None, 0
+    for epoch in range(start_epoch, config.epochs):
+        model.train()
+        window_loss = torch.zeros((), device=device)  # device-side sums: no sync per step
+        epoch_loss = torch.zeros((), device=device)
+        epoch_correct = torch.zeros((), device=device, dtype=torch.int64)
+        window_steps, seen = 0, 0
+        order = torch.cat(batches(n, batch_size, config.sampling, generator)).to(device)
+        for index in order.split(batch_size):
+            if any(cb.should_stop() for cb in callbacks):
+                status = "stopped"
+                break
+            x, y = normalize(train_x[index]), train_y[index]
+            if config.augment:
+                x = augment_batch(x, generator)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            detached = loss.detach()
+            window_loss += detached
+            epoch_loss += detached * len(y)
+            epoch_correct += (logits.detach().argmax(1) == y).sum()
+            window_steps, seen, step, steps_this_run = window_steps + 1, seen + len(y), step + 1, steps_this_run + 1
+            if step % config.log_every == 0 or seen == n:
+                value = (window_loss / window_steps).item()  # the one sync per log point
+                window_loss.zero_()
+                window_steps = 0
+                if not math.isfinite(value):
+                    status = "diverged"
+                    error = (f"The loss became {value} at step {step} (epoch {epoch + 1}). The learning rate "
+                             f"{config.lr:g} is probably too high for {config.optimizer}: try {config.lr / 10:g}.")
+                    break
+                smooth = value if smooth is None else 0.9 * smooth + 0.1 * value
+                elapsed = time.perf_counter() - started
+                rate = steps_this_run * batch_size / elapsed if elapsed > 0 else 0.0
+                remaining = total_steps - step
+                progress = {"epoch": epoch + 1, "epochs": config.epochs, "step": step, "total_steps": total_steps,
+                            "samples_per_s": rate, "elapsed_s": elapsed,
+                            "eta_s": remaining * elapsed / steps_this_run if steps_this_run else None}
+                values = {"loss": value, "loss_smooth": smooth, "lr": optimizer.param_groups[0]["lr"],
+                          "samples_per_s": rate}
+                for callback in callbacks:
+                    callback.on_log(step, epoch + seen / n, values, progress)
+        if status != "completed":
+            break
+
+        values = {"train_loss": (epoch_loss / seen).item(), "train_accuracy": epoch_correct.item() / seen}
+        if len(val_y):
+            val = evaluate_split(model, val_x, val_y)
+            values.update(val_loss=val["loss"].item(), val_accuracy=val["accuracy"].item())
+            if not math.isfinite(values["val_loss"]):
+                status, error = "diverged", f"The validation loss became {values['val_loss']}; lower the learning rate."
+                break
+        test = evaluate_split(model, test_x, test_y)
+        values["seconds"] = time.perf_counter() - started
+        current = values.get("val_accuracy", values["train_accuracy"])
+        is_best = best_val is None or current > best_val
+        best_val = current if is_best else best_val
+        epochs_done = epoch + 1
+        history.append({"epoch": epochs_done, **values})
+        state = EpochState(model, optimizer, scheduler, generator, config,
+                           test["predicted"].cpu(), test["confidence"].cpu(), is_best)
+        for callback in callbacks:
+            callback.on_epoch_end(epochs_done, step, values, state)
+
+    seconds = time.perf_counter() - started
+    test_accuracy = None
+    if status != "diverged" and len(test_y):
+        test_accuracy = evaluate_split(model, test_x, test_y)["accuracy"].item()
+    result = TrainResult(
+        status=status, epochs_completed=epochs_done, train_samples=n,
+        val_accuracy=history[-1].get("val_accuracy") if history else None, best_val_accuracy=best_val,
+        test_accuracy=test_accuracy, seconds=seconds, steps=step, threads=threads, device=str(device),
+        parameters=info["parameters"], error=error, history=history,
+    )
+    for callback in callbacks:
+        callback.on_end(result)
+    return result
+
+
+# -- command line -----------------------------------------------------------------------
+
+FLAG_HELP = {
+    "dataset": "embedded, mnist, fashion-mnist, kmnist, or a guide-format zip/folder",
+    "model": "mlp or cnn",
+    "hidden": "hidden layer sizes, comma-separated (empty = preset: 50 for mlp, 64 for cnn)",
+    "channels": "CNN conv channels, two comma-separated numbers",
+    "optimizer": ", ".join(OPTIMIZERS),
+    "sampling": "shuffle (each sample once per epoch) or replacement (the guide's random draws)",
+    "schedule": ", ".join(SCHEDULES),
+    "device": "auto, cpu, cuda:N or mps",
+    "threads": "CPU threads; 0 = choose automatically",
+}
+
+
+def build_parser():
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m core.train", description="Train a digit classifier and record it in the run store.")
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        help_text = f"{FLAG_HELP.get(f.name, f.name.replace('_', ' '))} (default: {shown if shown != '' else 'preset'})"
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif isinstance(default, tuple):
+            parser.add_argument(flag, default=None, help=help_text)
+        else:
+            parser.add_argument(flag, type=type(default), default=None, help=help_text)
+    parser.add_argument("--config", help="JSON file of config fields; flags given override it (default: none)")
+    parser.add_argument("--name", default="", help="a name for the run (default: its id)")
+    parser.add_argument("--runs-dir", default=None, help="run store folder (default: $DIGITLAB_RUNS_DIR or ./runs)")
+    parser.add_argument("--run-id", default=None, help="train an existing run created by the dashboard (default: new run)")
+    parser.add_argument("--resume", default=None, metavar="RUN_ID",
+                        help="continue RUN_ID from its last checkpoint as a new run; --epochs is the new total "
+                             "(default: none)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the result (default: off)")
+    return parser
+
+
+def config_from_args(args, base: dict | None = None) -> TrainConfig:
+    """``base`` (a parent run's config) < ``--config`` file < flags given on the command line."""
+    import json
+
+    values: dict = dict(base or {})
+    if args.config:
+        try:
+            loaded = json.loads(open(args.config).read())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"--config {args.config}: cannot read a JSON object ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"--config {args.config} must hold a JSON object of config fields")
+        values.update(loaded)
+    values.update({f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None})
+    return TrainConfig.from_dict(values).validate()
+
+
+def prepare(args, store) -> tuple[str, TrainConfig, DigitData, dict | None]:
+    """Resolve the run to train (new, dashboard-created, or resumed); raise ValueError on bad input."""
+    from core import worker
+
+    if args.run_id:  # created by the dashboard, which validated its config
+        run = store.get(args.run_id)
+        if run is None:
+            raise ValueError(f"--run-id {args.run_id}: no such run in {store.root}")
+        config = TrainConfig.from_dict(run.config).validate()
+        try:
+            return args.run_id, config, load_dataset(config.dataset, config.val_fraction, config.data_dir), None
+        except ValueError as exc:
+            store.finish(args.run_id, "failed", error=str(exc))
+            raise
+    resume = None
+    if args.resume:
+        resume = store.load_tensors(args.resume, worker.CHECKPOINT_LAST) if store.get(args.resume) else None
+        if resume is None:
+            raise ValueError(f"--resume {args.resume}: no such run in {store.root}, or it has no checkpoint yet")
+    config = config_from_args(args, base=resume["config"] if resume else None)
+    if resume and config.epochs <= resume["epoch"]:
+        raise ValueError(f"--epochs must be more than the {resume['epoch']} epochs run {args.resume} "
+                         f"already trained, got {config.epochs}")
+    data = load_dataset(config.dataset, config.val_fraction, config.data_dir)  # before the run exists
+    run_id = store.create_run(config.to_dict(), name=args.name, parent_id=args.resume)
+    if resume:
+        worker.copy_history(store, args.resume, run_id)
+    return run_id, config, data, resume
+
+
+def main(argv: list[str] | None = None) -> int:
+    import json
+    import sys
+
+    from core import worker
+    from core.runs import RunStore
+
+    args = build_parser().parse_args(argv)
+    try:
+        store = RunStore(args.runs_dir)
+        run_id, config, data, resume = prepare(args, store)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = worker.execute(store, run_id, config, data=data, resume=resume)
+    if args.json:
+        print(json.dumps({"run_id": run_id, **result.summary()}))
+    return 0 if result.status in ("completed", "stopped") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

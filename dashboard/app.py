@@ -1,0 +1,22 @@
+"""Digit Lab: the router and the shared sidebar. Every page lives in app_pages/."""
+import sys
+from pathlib import Path
+
+# `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the repository root;
+# this one line makes `core` importable for every page (they run in this process).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import sidebar  # noqa: E402
+
+st.set_page_config(page_title="Digit Lab", page_icon="🔢", layout="wide")
+
+PAGES = {
+    "Digits": [
+        st.Page("app_pages/train.py", title="Train", icon="🏋️", default=True),
+    ],
+}
+
+sidebar.draw()
+st.navigation(PAGES).run()

@@ -1,0 +1,48 @@
+"""Small helpers every page shares: the run store, run labels, turning errors into messages."""
+from __future__ import annotations
+
+import os
+import time
+
+import streamlit as st
+
+from core.runs import Run, RunStore, default_runs_dir
+
+
+def max_concurrent_runs() -> int:
+    """How many runs may train at once on this machine (env DIGITLAB_MAX_RUNS, default 2)."""
+    try:
+        return max(1, int(os.environ.get("DIGITLAB_MAX_RUNS", "2")))
+    except ValueError:
+        return 2
+
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str) -> RunStore:
+    return RunStore(path)
+
+
+def store() -> RunStore:
+    """The run store named by DIGITLAB_RUNS_DIR (default ./runs); one object per folder."""
+    return _store(str(default_runs_dir().resolve()))
+
+
+def run_label(run: Run) -> str:
+    created = time.strftime("%b %d %H:%M", time.localtime(run.created))
+    accuracy = run.summary.get("test_accuracy")
+    score = f" · test {accuracy:.1%}" if isinstance(accuracy, float) else ""
+    name = run.name if run.name != run.id else run.id[-6:]
+    return f"{name} · {run.model} · {run.status}{score} · {created}"
+
+
+def pick_run(runs: list[Run], key: str, label: str = "Run", preferred: str | None = None) -> Run | None:
+    """A run selectbox defaulting to ``preferred``, else the newest active run, else the newest."""
+    if not runs:
+        return None
+    ids = [run.id for run in runs]
+    default = preferred if preferred in ids else next((r.id for r in runs if r.active), ids[0])
+    by_id = {run.id: run for run in runs}
+    if st.session_state.get(key) not in ids:
+        st.session_state[key] = default
+    chosen = st.selectbox(label, ids, key=key, format_func=lambda run_id: run_label(by_id[run_id]))
+    return by_id[chosen]
