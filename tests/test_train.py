@@ -1,0 +1,134 @@
+"""The training loop: learns, is deterministic, matches a plain loop, stops and diverges cleanly."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from core.data import load_dataset, normalize
+from core.models import build_model
+from core.train import Callback, TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset("embedded", val_fraction=0.1)
+
+
+class Recorder(Callback):
+    def __init__(self, stop_after: int | None = None):
+        self.logged, self.epochs, self.stop_after, self.state = [], [], stop_after, None
+
+    def on_log(self, step, epoch, values, progress):
+        self.logged.append((step, values["loss"], progress["eta_s"]))
+
+    def on_epoch_end(self, epoch, step, values, state):
+        self.epochs.append(values)
+        self.state = {k: v.clone() for k, v in state.model.state_dict().items()}
+
+    def should_stop(self):
+        return self.stop_after is not None and len(self.logged) >= self.stop_after
+
+
+def test_the_guides_mlp_reaches_88_percent_validation_accuracy_in_5_epochs(data):
+    result = train(TrainConfig(), data=data)
+    assert result.status == "completed" and result.epochs_completed == 5
+    assert result.val_accuracy >= 0.88
+    assert result.test_accuracy >= 0.88
+    assert result.parameters == 39_760 and result.train_samples == 3600
+
+
+def test_same_seed_on_cpu_gives_identical_metrics(data):
+    a, b = Recorder(), Recorder()
+    train(TrainConfig(epochs=2, seed=7), (a,), data=data)
+    train(TrainConfig(epochs=2, seed=7), (b,), data=data)
+    assert [l[:2] for l in a.logged] == [l[:2] for l in b.logged]
+    assert [{k: v for k, v in e.items() if k != "seconds"} for e in a.epochs] == \
+        [{k: v for k, v in e.items() if k != "seconds"} for e in b.epochs]
+    c = Recorder()
+    train(TrainConfig(epochs=2, seed=8), (c,), data=data)
+    assert [l[1] for l in c.logged] != [l[1] for l in a.logged]
+
+
+def plain_loop(config: TrainConfig, data) -> dict:
+    """The obvious loop, written independently: the oracle for the trainer's arithmetic."""
+    torch.manual_seed(config.seed)
+    model = build_model("mlp", (50,))
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    generator = torch.Generator().manual_seed(config.seed)
+    images, labels = data.split("train")
+    for _ in range(config.epochs):
+        for index in torch.randperm(len(labels), generator=generator).split(config.batch_size):
+            loss = F.cross_entropy(model(normalize(images[index])), labels[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return model.state_dict()
+
+
+def test_trainer_weights_match_a_plain_loop(data):
+    config = TrainConfig(epochs=2, seed=3)
+    recorder = Recorder()
+    train(config, (recorder,), data=data)
+    expected = plain_loop(config, data)
+    for name, value in expected.items():
+        torch.testing.assert_close(recorder.state[name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_stop_request_is_honoured_within_a_batch_and_keeps_the_weights(data):
+    recorder = Recorder(stop_after=3)
+    result = train(TrainConfig(epochs=50, log_every=1), (recorder,), data=data)
+    assert result.status == "stopped"
+    assert result.steps == 3, "the loop must stop at the first batch after the request"
+    assert result.test_accuracy is not None and result.test_accuracy > 0.3  # 3 steps of Adam already learn
+
+
+def test_a_learning_rate_that_explodes_ends_as_diverged_with_a_hint(data):
+    result = train(TrainConfig(optimizer="sgd", lr=10.0, epochs=3), data=data)
+    assert result.status == "diverged"
+    assert "learning rate 10 is probably too high" in result.error and "try 1" in result.error
+    assert result.epochs_completed == 0
+
+
+def test_progress_reports_a_falling_eta(data):
+    recorder = Recorder()
+    train(TrainConfig(epochs=3, log_every=5), (recorder,), data=data)
+    etas = [eta for _, _, eta in recorder.logged]
+    assert etas[-1] < etas[len(etas) // 2] and etas[-1] >= 0
+
+
+def test_replacement_sampling_trains_too(data):
+    result = train(TrainConfig(sampling="replacement", epochs=2), data=data)
+    assert result.status == "completed" and result.val_accuracy > 0.8
+
+
+def test_cnn_with_augmentation_and_schedule_learns(data):
+    result = train(TrainConfig(model="cnn", epochs=2, augment=True, schedule="onecycle", lr=3e-3, threads=1),
+                   data=data)
+    assert result.status == "completed" and result.val_accuracy > 0.8
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("lr", -1.0, "lr must be from"),
+    ("lr", float("nan"), "lr must be a number"),
+    ("batch_size", 0, "batch_size must be from 1 to 65536"),
+    ("batch_size", 12.5, "batch_size must be a whole number"),
+    ("epochs", "5", "epochs must be a whole number"),
+    ("optimizer", "adagrad", "optimizer must be one of sgd, sgd-momentum, adam, adamw, rmsprop"),
+    ("model", "resnet", "model must be one of mlp, cnn"),
+    ("sampling", "bootstrap", "sampling must be one of shuffle, replacement"),
+    ("hidden", (0,), "hidden must be from 1 to 4096"),
+    ("hidden", (10, 10, 10, 10, 10), "hidden must list 1 to 4 layer sizes"),
+    ("val_fraction", 0.9, "val_fraction must be from 0 to 0.5"),
+    ("device", "cuda:7", "device must be one of auto, cpu"),
+    ("dropout", 1.0, "dropout must be from 0 to 0.9"),
+])
+def test_bad_config_values_name_the_field_and_the_allowed_range(field, value, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        TrainConfig(**{field: value}).validate()
+
+
+def test_config_round_trips_through_a_plain_dict():
+    config = TrainConfig(model="cnn", hidden=(32,), channels=(4, 8), lr=0.01).validate()
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown config field"):
+        TrainConfig.from_dict({"learning_rate": 0.1})
+    assert TrainConfig.from_dict({"hidden": "128, 64"}).hidden == (128, 64)
