@@ -28,6 +28,7 @@ PRESET_HIDDEN = {"mlp": (50,), "cnn": (64,)}
 # Guessing uniformly over 10 classes costs ln(10) = 2.3; a window mean 20x that means the
 # weights blew up (seen with lr=10: 1e5 within two steps), even while the loss stays finite.
 DIVERGED_LOSS = 20 * math.log(10)
+SMOOTHING = 0.8  # weight of the past in the smoothed loss curve
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ class Trainer:
         if resume is not None:
             self._load(resume)
         self.status, self.error, self.history = "completed", "", []
-        self.smooth, self.steps_this_run, self.epochs_done = None, 0, self.start_epoch
+        self.ema, self.log_points, self.steps_this_run, self.epochs_done = 0.0, 0, 0, self.start_epoch
         self.info = {"device": str(device), "threads": self.threads, "parameters": count_parameters(self.model),
                      "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
                      "train_samples": self.n, "sizes": data.sizes(), "start_epoch": self.start_epoch,
@@ -344,7 +345,9 @@ class Trainer:
     def _log(self, epoch: int, value: float, seen: int) -> None:
         config = self.config
         if math.isfinite(value):
-            self.smooth = value if self.smooth is None else 0.9 * self.smooth + 0.1 * value
+            # Debiased exponential moving average (as TensorBoard draws it): no lag towards 0 at the start.
+            self.ema, self.log_points = SMOOTHING * self.ema + (1 - SMOOTHING) * value, self.log_points + 1
+            self.smooth = self.ema / (1 - SMOOTHING ** self.log_points)
             elapsed = time.perf_counter() - self.started
             rate = self.steps_this_run * config.batch_size / elapsed if elapsed > 0 else 0.0
             progress = {"epoch": epoch + 1, "epochs": config.epochs, "step": self.step,

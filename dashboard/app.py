@@ -10,11 +10,11 @@ import streamlit as st  # noqa: E402
 
 from dashboard import sidebar  # noqa: E402
 
-st.set_page_config(page_title="Digit Lab", page_icon="🔢", layout="wide")
+st.set_page_config(page_title="Digit Lab", page_icon=":material/pin:", layout="wide")
 
 PAGES = {
     "Digits": [
-        st.Page("app_pages/train.py", title="Train", icon="🏋️", default=True),
+        st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
     ],
 }
 

@@ -28,11 +28,11 @@ def store() -> RunStore:
 
 
 def run_label(run: Run) -> str:
-    created = time.strftime("%b %d %H:%M", time.localtime(run.created))
-    accuracy = run.summary.get("test_accuracy")
-    score = f" · test {accuracy:.1%}" if isinstance(accuracy, float) else ""
+    """A stable label (no status: a selectbox label would go stale while the run trains)."""
+    created = time.strftime("%b %d %H:%M:%S", time.localtime(run.created))
     name = run.name if run.name != run.id else run.id[-6:]
-    return f"{name} · {run.model} · {run.status}{score} · {created}"
+    sizes = "-".join(str(h) for h in run.config.get("hidden", []))
+    return f"{name} · {run.model} {sizes} · {run.dataset} · {created}"
 
 
 def pick_run(runs: list[Run], key: str, label: str = "Run", preferred: str | None = None) -> Run | None:

@@ -54,6 +54,6 @@ def test_bad_hyperparameter_shows_message_and_creates_no_run(runs_dir):
 
 def test_cnn_preset_button_fills_the_form(runs_dir):
     at = open_page()
-    at.button[1].click().run()
+    at.button(key="train_preset_cnn").click().run()
     assert at.selectbox(key="train_model").value == "cnn"
     assert at.checkbox(key="train_augment").value is True

@@ -26,32 +26,33 @@ def apply_preset(preset: dict) -> None:
 
 def settings() -> dict:
     """The widgets; returns config fields as typed (validated by TrainConfig, not here)."""
-    a, b = st.columns(2)
-    a.button("The guide's MLP (784-50-10, Adam, 5 epochs)", on_click=apply_preset, args=(GUIDE_PRESET,),
-             width="stretch")
-    b.button("A small CNN (≈98 % in under a minute)", on_click=apply_preset, args=(CNN_PRESET,),
-             width="stretch")
-    c1, c2, c3 = st.columns(3)
-    c1.selectbox("Dataset", ["embedded"], key="train_dataset", help="embedded: 5,000 real MNIST digits, offline")
-    c2.selectbox("Model", ["mlp", "cnn"], key="train_model")
-    c3.text_input("Hidden layer sizes", key="train_hidden", help="comma-separated, e.g. 128,64 (CNN: dense layer)")
-    c1.text_input("CNN channels", key="train_channels", disabled=st.session_state.train_model != "cnn")
-    c2.selectbox("Activation", ["relu", "tanh", "sigmoid", "gelu"], key="train_activation")
-    c3.number_input("Dropout", 0.0, 0.9, step=0.05, key="train_dropout")
-    c1.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
-    c2.number_input("Learning rate", min_value=0.0, step=1e-4, format="%g", key="train_lr")
-    c3.number_input("Weight decay", min_value=0.0, step=1e-4, format="%g", key="train_weight_decay")
-    c1.number_input("Batch size", 1, 65536, key="train_batch_size")
-    c2.number_input("Epochs", 1, 1000, key="train_epochs")
-    c3.number_input("Validation fraction", 0.0, 0.5, step=0.05, key="train_val_fraction")
-    c1.selectbox("Sampling", SAMPLINGS, key="train_sampling", help="shuffle: every digit once per epoch; "
-                 "replacement: the guide's random draws (≈63 % of digits seen per epoch)")
-    c2.selectbox("LR schedule", SCHEDULES, key="train_schedule")
-    c3.number_input("Seed", 0, 2**31 - 1, key="train_seed")
-    devices = {d.id: d.label for d in list_devices()}
-    c1.selectbox("Device", ["auto", *devices], key="train_device", format_func=lambda d: devices.get(d, "auto"))
-    c2.number_input("CPU threads (0 = auto)", 0, 256, key="train_threads")
-    c3.checkbox("Augment (shift/rotate)", key="train_augment")
+    st.button("The guide's MLP: 784-50-10, Adam, 5 epochs", on_click=apply_preset, args=(GUIDE_PRESET,),
+              width="stretch", key="train_preset_guide")
+    st.button("A small CNN: ≈98 % in under a minute", on_click=apply_preset, args=(CNN_PRESET,),
+              width="stretch", key="train_preset_cnn")
+    left, right = st.columns(2)
+    left.selectbox("Dataset", ["embedded"], key="train_dataset", help="embedded: 5,000 real MNIST digits, offline")
+    right.selectbox("Model", ["mlp", "cnn"], key="train_model")
+    left.text_input("Hidden layer sizes", key="train_hidden", help="comma-separated, e.g. 128,64 (CNN: dense layer)")
+    right.text_input("CNN channels", key="train_channels", disabled=st.session_state.train_model != "cnn")
+    left.selectbox("Activation", ["relu", "tanh", "sigmoid", "gelu"], key="train_activation")
+    right.number_input("Dropout", 0.0, 0.9, step=0.05, key="train_dropout")
+    left.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
+    right.number_input("Learning rate", min_value=0.0, step=1e-4, format="%g", key="train_lr")
+    left.number_input("Batch size", 1, 65536, key="train_batch_size")
+    right.number_input("Epochs", 1, 1000, key="train_epochs")
+    with st.expander("More settings"):
+        left, right = st.columns(2)
+        left.number_input("Weight decay", min_value=0.0, step=1e-4, format="%g", key="train_weight_decay")
+        right.number_input("Validation fraction", 0.0, 0.5, step=0.05, key="train_val_fraction")
+        left.selectbox("Sampling", SAMPLINGS, key="train_sampling", help="shuffle: every digit once per epoch; "
+                       "replacement: the guide's random draws (≈63 % of digits seen per epoch)")
+        right.selectbox("LR schedule", SCHEDULES, key="train_schedule")
+        devices = {d.id: d.label for d in list_devices()}
+        left.selectbox("Device", ["auto", *devices], key="train_device", format_func=lambda d: devices.get(d, "auto"))
+        right.number_input("CPU threads (0 = auto)", 0, 256, key="train_threads")
+        left.number_input("Seed", 0, 2**31 - 1, key="train_seed")
+        right.checkbox("Augment (shift/rotate)", key="train_augment")
     names = ("dataset", "model", "hidden", "channels", "activation", "dropout", "optimizer", "lr", "weight_decay",
              "batch_size", "epochs", "val_fraction", "sampling", "schedule", "seed", "device", "threads", "augment")
     return {name: st.session_state[f"train_{name}"] for name in names}
@@ -77,7 +78,7 @@ def live(run_id: str) -> None:
         return
     run = view.run
     st.progress(view.fraction, text=view.caption)
-    cols = st.columns(5)
+    cols = st.columns(3) + st.columns(3)
     for col, (name, label, fmt) in zip(cols, (("loss_smooth", "Loss (smoothed)", "{:.4f}"),
                                               ("train_accuracy", "Train accuracy", "{:.1%}"),
                                               ("val_accuracy", "Validation accuracy", "{:.1%}"),
@@ -85,11 +86,10 @@ def live(run_id: str) -> None:
         col.metric(label, fmt.format(view.latest[name]) if name in view.latest else "—")
     test = run.summary.get("test_accuracy")
     cols[4].metric("Test accuracy", f"{test:.1%}" if isinstance(test, float) else "after training")
-    left, right = st.columns(2)
-    left.plotly_chart(charts.loss_figure(view.steps), width="stretch", key="train_loss_chart")
-    right.plotly_chart(charts.accuracy_figure(view.epochs), width="stretch", key="train_acc_chart")
+    st.plotly_chart(charts.loss_figure(view.steps), width="stretch", key="train_loss_chart")
+    st.plotly_chart(charts.accuracy_figure(view.epochs), width="stretch", key="train_acc_chart")
     if run.active:
-        if st.button("⏹ Stop", key="train_stop", help="ends the run after the current batch, keeping the weights"):
+        if st.button("Stop", key="train_stop", icon=":material/stop:", help="ends the run after the current batch, keeping the weights"):
             store().request_stop(run_id)
             st.toast("Stop requested: the run ends after its current batch.")
         if store().stop_file(run_id).exists():
@@ -106,15 +106,18 @@ def live(run_id: str) -> None:
 
 
 st.title("Train a digit classifier")
-with st.expander("Model and hyperparameters", expanded=True):
+form, view = st.columns([1, 2], gap="large")
+with form:
     fields = settings()
-    if st.button("▶ Start training", type="primary", key="train_start"):
+    if st.button("Start training", type="primary", key="train_start", icon=":material/play_arrow:",
+                 width="stretch"):
         start(fields)
 
-runs = store().list_runs()
-if not runs:
-    st.info("No runs yet. Press **Start training** — the guide's MLP trains in a few seconds.")
-    st.stop()
-watched = pick_run(runs, key="train_watch", label="Watching")
-st.session_state.train_live_active = watched.active
-st.fragment(live, run_every=1.0 if watched.active else None)(watched.id)
+with view:
+    runs = store().list_runs()
+    if not runs:
+        st.info("No runs yet. Press **Start training**: the guide's MLP trains in a few seconds.")
+        st.stop()
+    watched = pick_run(runs, key="train_watch", label="Watching")
+    st.session_state.train_live_active = watched.active
+    st.fragment(live, run_every=1.0 if watched.active else None)(watched.id)

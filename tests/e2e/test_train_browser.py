@@ -1,0 +1,40 @@
+"""In a real browser: start the guide's MLP, watch it move, stop it."""
+from playwright.sync_api import expect
+
+from core.runs import RunStore
+from tests.e2e.conftest import open_app, wait_idle
+
+
+def loss_chart_points(page) -> int:
+    """How many points the loss chart's traces hold right now (read from the plotly DOM)."""
+    return page.evaluate("""() => {
+        const chart = document.querySelector('.st-key-train_loss_chart .js-plotly-plot');
+        if (!chart || !chart.data) return 0;
+        return chart.data.reduce((n, trace) => n + (trace.x ? trace.x.length : 0), 0);
+    }""")
+
+
+def test_start_watch_progress_and_stop(page, server):
+    open_app(page, server)
+    # 200 epochs: long enough that Stop lands mid-run on a slow machine or a fast one.
+    page.get_by_role("spinbutton", name="Epochs").fill("200")
+    page.get_by_role("spinbutton", name="Epochs").press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Start training").click()
+
+    progress = page.locator('[data-testid="stProgress"]')
+    expect(progress).to_be_visible()
+    page.wait_for_function("() => document.querySelector('.st-key-train_loss_chart .js-plotly-plot')"
+                           " && document.querySelector('.st-key-train_loss_chart .js-plotly-plot').data"
+                           " && document.querySelector('.st-key-train_loss_chart .js-plotly-plot').data.length > 0",
+                           timeout=60_000)
+    first_points, first_caption = loss_chart_points(page), progress.inner_text()
+    page.wait_for_timeout(2500)
+    assert loss_chart_points(page) > first_points, "the loss chart must grow while training"
+    assert progress.inner_text() != first_caption, "the progress caption (step, ETA) must advance"
+    assert "samples/s" in progress.inner_text() and "ETA" in progress.inner_text()
+
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_text("Run stopped after")).to_be_visible(timeout=30_000)
+    run = RunStore(server.runs_dir).list_runs()[0]
+    assert run.status == "stopped" and run.summary["epochs_completed"] < 200
