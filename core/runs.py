@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS runs (
     host TEXT NOT NULL,
     pid INTEGER,
     parent_id TEXT,
+    origin TEXT NOT NULL DEFAULT '',
     tags TEXT NOT NULL DEFAULT '[]',
     progress TEXT NOT NULL DEFAULT '{}',
     summary TEXT NOT NULL DEFAULT '{}',
@@ -87,6 +88,7 @@ class Run:
     host: str
     pid: int | None
     parent_id: str | None
+    origin: str = ""  # "" for a fresh run, "resume" or "replay" of parent_id
     tags: list[str] = field(default_factory=list)
     progress: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
@@ -141,7 +143,7 @@ class RunStore:
 
     # -- runs -----------------------------------------------------------------------
     def create_run(self, config: dict, name: str = "", parent_id: str | None = None,
-                   status: str = "starting") -> str:
+                   status: str = "starting", origin: str = "") -> str:
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
         now = time.time()
         self.run_dir(run_id).mkdir(parents=True)
@@ -149,10 +151,10 @@ class RunStore:
                      lambda p: p.write_text(json.dumps(config, indent=2)))
         with self._db() as db:
             db.execute(
-                "INSERT INTO runs (id, name, created, updated, status, config, dataset, model, host, pid, parent_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (id, name, created, updated, status, config, dataset, model, host, pid, parent_id,"
+                " origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, name or run_id, now, now, status, json.dumps(config), str(config.get("dataset", "")),
-                 str(config.get("model", "")), self.host, os.getpid(), parent_id),
+                 str(config.get("model", "")), self.host, os.getpid(), parent_id, origin),
             )
         return run_id
 
@@ -228,6 +230,18 @@ class RunStore:
         guard = " AND status IN ('starting', 'running')" if only_if_active else ""
         with self._db() as db:
             db.execute(f"UPDATE runs SET {assignments} WHERE id = ?{guard}", (*fields.values(), run_id))
+
+    def rename(self, run_id: str, name: str) -> None:
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise ValueError("a run name must be 1 to 100 characters")
+        self.update(run_id, name=name)
+
+    def set_tags(self, run_id: str, tags: list[str]) -> None:
+        cleaned = sorted({tag.strip() for tag in tags if tag.strip()})
+        if any(len(tag) > 40 for tag in cleaned):
+            raise ValueError("a tag must be at most 40 characters")
+        self.update(run_id, tags=cleaned)
 
     def delete(self, run_id: str) -> None:
         with self._db() as db:

@@ -465,28 +465,27 @@ def config_from_args(args, base: dict | None = None) -> TrainConfig:
 def prepare(args, store) -> tuple[str, TrainConfig, DigitData, dict | None]:
     """Resolve the run to train (new, dashboard-created, or resumed); raise ValueError on bad input."""
     from core import worker
+    from core.checkpoints import load_checkpoint
 
     if args.run_id:  # created by the dashboard, which validated its config
         run = store.get(args.run_id)
         if run is None:
             raise ValueError(f"--run-id {args.run_id}: no such run in {store.root}")
-        config = TrainConfig.from_dict(run.config).validate()
         try:
-            return args.run_id, config, load_dataset(config.dataset, config.val_fraction, config.data_dir), None
+            config = TrainConfig.from_dict(run.config).validate()
+            resume = worker.load_resume(store, run)
+            return args.run_id, config, load_dataset(config.dataset, config.val_fraction, config.data_dir), resume
         except ValueError as exc:
             store.finish(args.run_id, "failed", error=str(exc))
             raise
-    resume = None
-    if args.resume:
-        resume = store.load_tensors(args.resume, worker.CHECKPOINT_LAST) if store.get(args.resume) else None
-        if resume is None:
-            raise ValueError(f"--resume {args.resume}: no such run in {store.root}, or it has no checkpoint yet")
+    resume = load_checkpoint(store, args.resume, "last") if args.resume else None
     config = config_from_args(args, base=resume["config"] if resume else None)
     if resume and config.epochs <= resume["epoch"]:
         raise ValueError(f"--epochs must be more than the {resume['epoch']} epochs run {args.resume} "
                          f"already trained, got {config.epochs}")
     data = load_dataset(config.dataset, config.val_fraction, config.data_dir)  # before the run exists
-    run_id = store.create_run(config.to_dict(), name=args.name, parent_id=args.resume)
+    run_id = store.create_run(config.to_dict(), name=args.name, parent_id=args.resume,
+                              origin="resume" if resume else "")
     if resume:
         worker.copy_history(store, args.resume, run_id)
     return run_id, config, data, resume

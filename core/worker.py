@@ -115,9 +115,12 @@ def execute(store: RunStore, run_id: str, config: TrainConfig, data=None, resume
     return result
 
 
-def launch(store: RunStore, config: TrainConfig, name: str = "", python: str = sys.executable) -> str:
+def launch(store: RunStore, config: TrainConfig, name: str = "", parent_id: str | None = None, origin: str = "",
+           python: str = sys.executable) -> str:
     """Create a run and start its worker process (``python -m core.train --run-id``); return the id."""
-    run_id = store.create_run(config.to_dict(), name=name)
+    run_id = store.create_run(config.to_dict(), name=name, parent_id=parent_id, origin=origin)
+    if origin == "resume":
+        copy_history(store, parent_id, run_id)  # so the new run's curves start where the parent's ended
     log = open(store.run_dir(run_id) / "worker.log", "wb")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     process = subprocess.Popen(
@@ -128,6 +131,67 @@ def launch(store: RunStore, config: TrainConfig, name: str = "", python: str = s
     log.close()
     store.update(run_id, pid=process.pid)
     return run_id
+
+
+def load_resume(store: RunStore, run) -> dict | None:
+    """The checkpoint a run continues from: its parent's last one if it is a resumed run."""
+    if run.origin != "resume":
+        return None
+    from core.checkpoints import load_checkpoint
+
+    return load_checkpoint(store, run.parent_id, "last")
+
+
+def resume_config(store: RunStore, parent_id: str, epochs: int) -> TrainConfig:
+    """The parent's config with a new epoch total; ValueError if it cannot be resumed."""
+    from core.checkpoints import load_checkpoint
+
+    checkpoint = load_checkpoint(store, parent_id, "last")
+    config = TrainConfig.from_dict({**checkpoint["config"], "epochs": epochs}).validate()
+    if epochs <= checkpoint["epoch"]:
+        raise ValueError(f"epochs must be more than the {checkpoint['epoch']} epochs run {parent_id} "
+                         f"already trained, got {epochs}")
+    return config
+
+
+def launch_resume(store: RunStore, parent_id: str, epochs: int) -> str:
+    """Continue a run from its last checkpoint (weights, optimizer, data order) as a new linked run."""
+    parent = store.get(parent_id)
+    config = resume_config(store, parent_id, epochs)
+    return launch(store, config, name=f"{parent.name} (resumed)", parent_id=parent_id, origin="resume")
+
+
+def replay_config(run) -> TrainConfig:
+    """The run's config and seed, with the thread count it actually used (results depend on it)."""
+    threads = run.summary.get("threads") or run.config.get("threads", 0)
+    return TrainConfig.from_dict({**run.config, "threads": threads}).validate()
+
+
+def launch_replay(store: RunStore, run_id: str) -> str:
+    """Train the run's exact config and seed again as a new run; compare with ``replay_matches``."""
+    run = store.get(run_id)
+    if run is None:
+        raise ValueError(f"Run {run_id} does not exist (deleted?).")
+    return launch(store, replay_config(run), name=f"{run.name} (replay)", parent_id=run_id, origin="replay")
+
+
+TIMING_SERIES = ("seconds", "samples_per_s")  # wall-clock numbers differ on every run, by nature
+
+
+def replay_matches(store: RunStore, original_id: str, replay_id: str) -> dict:
+    """Compare two runs' metric series value by value; ``identical`` is exact equality."""
+    a, b = store.metrics(original_id), store.metrics(replay_id)
+    names = sorted((set(a) | set(b)) - set(TIMING_SERIES))
+    differences = {}
+    for name in names:
+        left, right = a.get(name, {}).get("value", []), b.get(name, {}).get("value", [])
+        if len(left) != len(right):
+            differences[name] = float("inf")
+        elif left:
+            differences[name] = max(abs(x - y) for x, y in zip(left, right))
+    worst = max(differences.values(), default=0.0)
+    return {"identical": worst == 0.0, "max_abs_difference": worst, "series": names,
+            "differing": sorted(n for n, d in differences.items() if d > 0)}
 
 
 def copy_history(store: RunStore, parent_id: str, child_id: str) -> None:
