@@ -101,14 +101,17 @@ def from_arrays(name: str, images: torch.Tensor, labels: torch.Tensor, val_fract
     return DigitData(name=name, images=images, labels=labels, splits=splits, **extra)
 
 
-def load_dataset(name: str = EMBEDDED, val_fraction: float = 0.1, data_dir: str | Path = "data") -> DigitData:
-    """Load a dataset by name: ``embedded``, a torchvision name, or a path to a guide-format zip/folder."""
+def load_dataset(name: str = EMBEDDED, val_fraction: float = 0.1, data_dir: str | Path = "") -> DigitData:
+    """Load a dataset by name: ``embedded``, a torchvision name, an ``upload:`` name, or a guide zip/folder.
+
+    ``data_dir`` "" means $DIGITLAB_DATA_DIR, else ./data.
+    """
     if name == EMBEDDED:
         images, labels = embedded_digits()
         return from_arrays(EMBEDDED, images, labels, val_fraction)
     from core import sources  # the other sources live there; imported lazily (torchvision is slow)
 
-    return sources.load_source(name, val_fraction=val_fraction, data_dir=Path(data_dir))
+    return sources.load_source(name, val_fraction=val_fraction, data_dir=Path(data_dir or sources.default_data_dir()))
 
 
 def batches(n: int, batch_size: int, sampling: str, generator: torch.Generator) -> list[torch.Tensor]:

@@ -53,7 +53,7 @@ class TrainConfig:
     device: str = "auto"  # "auto", "cpu", "cuda:0", ..., "mps"
     threads: int = 0  # CPU threads; 0 = choose for this model on this machine
     log_every: int = 10  # steps between points on the loss curve
-    data_dir: str = "data"
+    data_dir: str = ""  # datasets and caches; "" = $DIGITLAB_DATA_DIR or ./data
 
     def validate(self) -> "TrainConfig":
         """Check every field once; return the config with presets filled in."""

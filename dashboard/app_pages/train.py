@@ -3,6 +3,7 @@ import streamlit as st
 
 from core.devices import list_devices
 from core.live import live_view
+from core.sources import default_data_dir, list_datasets
 from core.train import OPTIMIZERS, SAMPLINGS, SCHEDULES, TrainConfig
 from core.worker import launch
 from dashboard import charts
@@ -31,7 +32,11 @@ def settings() -> dict:
     st.button("A small CNN: ≈98 % in under a minute", on_click=apply_preset, args=(CNN_PRESET,),
               width="stretch", key="train_preset_cnn")
     left, right = st.columns(2)
-    left.selectbox("Dataset", ["embedded"], key="train_dataset", help="embedded: 5,000 real MNIST digits, offline")
+    datasets = dict(list_datasets(default_data_dir()))
+    if st.session_state.train_dataset not in datasets:
+        st.session_state.train_dataset = "embedded"
+    left.selectbox("Dataset", list(datasets), key="train_dataset", format_func=datasets.get,
+                   help="Add more on the Data page: MNIST family downloads and your own zip of digits")
     right.selectbox("Model", ["mlp", "cnn"], key="train_model")
     left.text_input("Hidden layer sizes", key="train_hidden", help="comma-separated, e.g. 128,64 (CNN: dense layer)")
     right.text_input("CNN channels", key="train_channels", disabled=st.session_state.train_model != "cnn")
@@ -55,7 +60,7 @@ def settings() -> dict:
         right.checkbox("Augment (shift/rotate)", key="train_augment")
     names = ("dataset", "model", "hidden", "channels", "activation", "dropout", "optimizer", "lr", "weight_decay",
              "batch_size", "epochs", "val_fraction", "sampling", "schedule", "seed", "device", "threads", "augment")
-    return {name: st.session_state[f"train_{name}"] for name in names}
+    return {name: st.session_state[f"train_{name}"] for name in names} | {"data_dir": str(default_data_dir().resolve())}
 
 
 def start(fields: dict) -> None:
