@@ -68,6 +68,10 @@ CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics (run_id, name, step);
 """
 
 
+# Columns added after the first release, with their definitions, for stores made before.
+ADDED_COLUMNS = {"origin": "TEXT NOT NULL DEFAULT ''"}
+
+
 def default_runs_dir() -> Path:
     return Path(os.environ.get("DIGITLAB_RUNS_DIR", "runs"))
 
@@ -129,6 +133,10 @@ class RunStore:
         self.host = socket.gethostname()
         with self._db() as db:
             db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            for column, definition in ADDED_COLUMNS.items():
+                if column not in columns:  # a store made by an older Digit Lab
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {column} {definition}")
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:

@@ -9,10 +9,12 @@ to the run store, which the dashboard polls.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -186,6 +188,7 @@ class TrainResult:
     threads: int
     device: str
     parameters: int
+    processes: int = 1  # torchrun processes that trained it together
     error: str = ""
     history: list[dict] = field(default_factory=list)  # per-epoch values
 
@@ -217,10 +220,13 @@ def make_scheduler(config: TrainConfig, optimizer, total_steps: int):
     return None
 
 
-def augment_batch(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random shift (±2 px), rotation (±10°) and scale (±10 %) per digit; x is (B, 1, 28, 28)."""
-    b = x.shape[0]
-    angle, scale, shift = (torch.rand(3, b, generator=generator) * 2 - 1).to(x.device)
+def augment_batch(x: torch.Tensor, randoms: torch.Tensor) -> torch.Tensor:
+    """Random shift (±2 px), rotation (±10°) and scale (±10 %) per digit.
+
+    x is (B, 1, 28, 28); randoms is (3, B) uniform in [0, 1), drawn by the caller so that
+    every process of a distributed run consumes its generator identically.
+    """
+    angle, scale, shift = (randoms * 2 - 1).to(x.device)
     angle, scale, shift_y = angle * math.pi / 18, 1 + 0.1 * scale, torch.roll(shift, 1) * 2 / 14
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos, -sin, shift * 2 / 14], 1), torch.stack([sin, cos, shift_y], 1)], 1)
@@ -247,21 +253,43 @@ def auto_threads(config: TrainConfig, data: DigitData) -> int:
         return choose_threads(config.model, probe=lambda n: time_steps(step, n), cores=cpu_count())
 
 
+def distributed_context() -> tuple[int, int]:
+    """(rank, world size); joins the process group when started by ``torchrun`` with several processes."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
 class Trainer:
-    """One training run: set up once, then epochs of index-sliced batches."""
+    """One training run: set up once, then epochs of index-sliced batches.
+
+    Under ``torchrun`` each of the ``world`` processes takes every ``world``-th sample of
+    each global batch (so ``batch_size`` stays the global batch size), DDP averages the
+    gradients, and only rank 0 is given callbacks (the store writer).
+    """
 
     def __init__(self, config: TrainConfig, callbacks: tuple[Callback, ...] = (), data: DigitData | None = None,
                  resume: dict | None = None):
         self.config = config = config.validate()
         self.callbacks = callbacks
         data = data if data is not None else load_dataset(config.dataset, config.val_fraction, config.data_dir)
+        self.rank, self.world = distributed_context()
         self.device = device = resolve_device(config.device)
-        self.threads = auto_threads(config, data) if device.type == "cpu" else (config.threads or torch.get_num_threads())
+        if device.type == "cuda" and self.world > 1:
+            self.device = device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+        self.threads = self._threads(data)
         torch.set_num_threads(self.threads)
-        torch.manual_seed(config.seed)
+        torch.manual_seed(config.seed)  # every rank builds identical initial weights
         self.model = build_model(config.model, config.hidden, config.channels, config.activation,
                                  config.dropout).to(device)
         self.optimizer = make_optimizer(config, self.model.parameters())
+        self.net = self.model  # what the loop calls; a DDP wrapper when distributed
+        if self.world > 1:
+            self.net = nn.parallel.DistributedDataParallel(self.model)
         # Data lives on the training device once; batches are index slices, no per-batch copies.
         self.split = {name: tuple(t.to(device) for t in data.split(name)) for name in ("train", "val", "test")}
         self.n = len(self.split["train"][1])
@@ -281,6 +309,25 @@ class Trainer:
                      "train_samples": self.n, "sizes": data.sizes(), "start_epoch": self.start_epoch,
                      "start_step": self.step}
 
+    def _threads(self, data: DigitData) -> int:
+        if self.device.type != "cpu":
+            return self.config.threads or torch.get_num_threads()
+        if self.world > 1:  # the processes share the cores; probing at once would mislead
+            return self.config.threads or max(1, cpu_count() // self.world)
+        return auto_threads(self.config, data)
+
+    def _all_reduce(self, values: torch.Tensor, op=None) -> torch.Tensor:
+        if self.world > 1:
+            dist.all_reduce(values, op=op or dist.ReduceOp.SUM)
+        return values
+
+    def _stop_requested(self) -> bool:
+        local = any(callback.should_stop() for callback in self.callbacks)
+        if self.world == 1:
+            return local
+        flag = torch.tensor([float(local)], device=self.device)  # ranks must stop at the same step
+        return bool(self._all_reduce(flag, dist.ReduceOp.MAX).item())
+
     def _load(self, checkpoint: dict) -> None:
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -298,7 +345,7 @@ class Trainer:
             totals = self._train_epoch(epoch)
             if self.status != "completed":
                 break
-            self._end_epoch(epoch, *totals)
+            self._end_epoch(epoch, totals)
             if self.status != "completed":
                 break
         result = self._result(time.perf_counter() - self.started)
@@ -306,22 +353,24 @@ class Trainer:
             callback.on_end(result)
         return result
 
-    def _train_epoch(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """One pass; returns device-side (loss sum, correct count) and samples seen."""
+    def _train_epoch(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One pass; returns device-side (loss sum, correct count, samples) summed over ranks."""
         config, (train_x, train_y) = self.config, self.split["train"]
         self.model.train()
-        zero = torch.zeros((), device=self.device)
-        window_loss, epoch_loss, correct = zero.clone(), zero.clone(), zero.clone()  # no sync per step
+        # Device-side running sums: no host sync per step. [loss, correct, samples] for the epoch.
+        window_loss, totals = torch.zeros((), device=self.device), torch.zeros(3, device=self.device)
         window_steps, seen = 0, 0
         order = torch.cat(batches(self.n, config.batch_size, config.sampling, self.generator)).to(self.device)
-        for index in order.split(config.batch_size):
-            if any(callback.should_stop() for callback in self.callbacks):
-                self.status = "stopped"
-                break
+        for chunk in order.split(config.batch_size):
+            randoms = torch.rand(3, len(chunk), generator=self.generator) if config.augment else None
+            seen, self.step, self.steps_this_run = seen + len(chunk), self.step + 1, self.steps_this_run + 1
+            if len(chunk) < self.world:
+                continue  # a last sliver smaller than the number of processes; every rank skips it alike
+            index = chunk[self.rank::self.world]
             x, y = normalize(train_x[index]), train_y[index]
-            if config.augment:
-                x = augment_batch(x, self.generator)
-            logits = self.model(x)
+            if randoms is not None:
+                x = augment_batch(x, randoms[:, self.rank::self.world])
+            logits = self.net(x)
             loss = F.cross_entropy(logits, y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -330,17 +379,23 @@ class Trainer:
                 self.scheduler.step()
             loss = loss.detach()
             window_loss += loss
-            epoch_loss += loss * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
-            window_steps, seen, self.step, self.steps_this_run = window_steps + 1, seen + len(y), self.step + 1, \
-                self.steps_this_run + 1
+            totals[0] += loss * len(y)
+            totals[1] += (logits.detach().argmax(1) == y).sum()
+            totals[2] += len(y)
+            window_steps += 1
             if self.step % config.log_every == 0 or seen == self.n:
-                self._log(epoch, (window_loss / window_steps).item(), seen)  # the one sync per log point
+                mean = self._all_reduce(window_loss / window_steps) / self.world
+                self._log(epoch, mean.item(), seen)  # the one host sync per log point
                 window_loss.zero_()
                 window_steps = 0
+                if self.status == "completed" and self._stop_requested():
+                    self.status = "stopped"
                 if self.status != "completed":
                     break
-        return epoch_loss, correct, seen
+            elif self.world == 1 and any(callback.should_stop() for callback in self.callbacks):
+                self.status = "stopped"  # a single process stops within one batch, not one log point
+                break
+        return self._all_reduce(totals)
 
     def _log(self, epoch: int, value: float, seen: int) -> None:
         config = self.config
@@ -362,8 +417,9 @@ class Trainer:
             self.error = (f"The loss reached {value:.4g} at step {self.step} (epoch {epoch + 1}). The learning "
                           f"rate {config.lr:g} is probably too high for {config.optimizer}: try {config.lr / 10:g}.")
 
-    def _end_epoch(self, epoch: int, epoch_loss: torch.Tensor, correct: torch.Tensor, seen: int) -> None:
-        values = {"train_loss": (epoch_loss / seen).item(), "train_accuracy": correct.item() / seen}
+    def _end_epoch(self, epoch: int, totals: torch.Tensor) -> None:
+        loss_sum, correct, seen = totals.tolist()
+        values = {"train_loss": loss_sum / seen, "train_accuracy": correct / seen}
         val_x, val_y = self.split["val"]
         if len(val_y):
             val = evaluate_split(self.model, val_x, val_y)
@@ -392,7 +448,8 @@ class Trainer:
             status=self.status, epochs_completed=self.epochs_done, train_samples=self.n,
             val_accuracy=self.history[-1].get("val_accuracy") if self.history else None,
             best_val_accuracy=self.best_val, test_accuracy=test_accuracy, seconds=seconds, steps=self.step,
-            threads=self.threads, device=str(self.device), parameters=self.info["parameters"], error=self.error,
+            threads=self.threads, device=str(self.device), parameters=self.info["parameters"], processes=self.world,
+            error=self.error,
             history=self.history,
         )
 
@@ -496,16 +553,30 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from core import worker
+    from core.checkpoints import load_checkpoint
     from core.runs import RunStore
 
     args = build_parser().parse_args(argv)
+    rank, world = distributed_context()
     try:
         store = RunStore(args.runs_dir)
-        run_id, config, data, resume = prepare(args, store)
+        if rank == 0:  # only rank 0 records the run
+            run_id, config, data, resume = prepare(args, store)
+        else:
+            resume = load_checkpoint(store, args.resume, "last") if args.resume else None
+            config = config_from_args(args, base=resume["config"] if resume else None)
+            data = load_dataset(config.dataset, config.val_fraction, config.data_dir)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result = worker.execute(store, run_id, config, data=data, resume=resume)
+    try:
+        if rank != 0:
+            train(config, (), data=data, resume=resume)
+            return 0
+        result = worker.execute(store, run_id, config, data=data, resume=resume)
+    finally:
+        if world > 1:
+            dist.destroy_process_group()
     if args.json:
         print(json.dumps({"run_id": run_id, **result.summary()}))
     return 0 if result.status in ("completed", "stopped") else 1

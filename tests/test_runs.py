@@ -96,3 +96,16 @@ def test_dashboard_launch_trains_in_its_own_process_and_stops_on_request(tmp_pat
     run = store.get(run_id)
     assert run.status == "stopped", store.log_tail(run_id)
     assert run.summary["steps"] < 200 * 29
+
+
+def test_a_store_made_before_the_origin_column_is_upgraded(tmp_path):
+    import sqlite3
+
+    from core.runs import SCHEMA
+
+    db = sqlite3.connect(tmp_path / "digitlab.sqlite")
+    db.executescript(SCHEMA.replace("    origin TEXT NOT NULL DEFAULT '',\n", ""))
+    db.close()
+    store = RunStore(tmp_path)
+    run_id = store.create_run(TrainConfig().validate().to_dict(), origin="replay")
+    assert store.get(run_id).origin == "replay"
