@@ -51,8 +51,12 @@ class DigitData:
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 28, 28) -> float32 (B, 1, 28, 28), standardised like MNIST."""
-    return ((images.to(torch.float32) / 255.0 - MEAN) / STD).unsqueeze(1)
+    """uint8 (B, 28, 28) -> float32 (B, 1, 28, 28), standardised like MNIST: (x/255 - MEAN) / STD.
+
+    One new tensor and two in-place ops: this runs once per training step, where the
+    MLP's whole step is about a millisecond.
+    """
+    return images.to(torch.float32).mul_(1.0 / (255.0 * STD)).sub_(MEAN / STD).unsqueeze(1)
 
 
 def stratified_split(labels: torch.Tensor, val_fraction: float, test_fraction: float = TEST_FRACTION,
