@@ -17,6 +17,14 @@ PAGES = {
         st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
         st.Page("app_pages/data.py", title="Data", icon=":material/dataset:"),
     ],
+    "Learn PyTorch": [
+        st.Page("app_pages/learn_tensors.py", title="Tensors", icon=":material/grid_on:"),
+        st.Page("app_pages/learn_autograd.py", title="Autograd", icon=":material/function:"),
+        st.Page("app_pages/learn_optimizers.py", title="Optimizers", icon=":material/landscape:"),
+        st.Page("app_pages/learn_nn.py", title="nn.Module", icon=":material/layers:"),
+        st.Page("app_pages/learn_numpy_vs_torch.py", title="NumPy vs PyTorch", icon=":material/compare:"),
+        st.Page("app_pages/learn_data_loading.py", title="Data loading", icon=":material/shuffle:"),
+    ],
 }
 
 sidebar.draw()
