@@ -577,6 +577,11 @@ def main(argv: list[str] | None = None) -> int:
             train(config, (), data=data, resume=resume)
             return 0
         result = worker.execute(store, run_id, config, data=data, resume=resume)
+    except Exception as exc:  # noqa: BLE001 - recorded on the run by execute(); say it plainly here too
+        print(f"error: {worker.failure_message(exc, store)}", file=sys.stderr)
+        if not isinstance(exc, (OSError, MemoryError, torch.OutOfMemoryError)):
+            raise  # an unexpected error keeps its traceback in the log
+        return 1
     finally:
         if world > 1:
             dist.destroy_process_group()
