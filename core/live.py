@@ -62,12 +62,12 @@ def live_view(store: RunStore, run_id: str, max_points: int = MAX_POINTS) -> Liv
     run = store.get(run_id)
     if run is None:
         return None
-    series = store.metrics(run_id, STEP_SERIES + EPOCH_SERIES)
+    series = store.metrics(run_id, STEP_SERIES + EPOCH_SERIES, max_points=max_points)
     fraction, caption = progress_caption(run)
     view = LiveView(run=run, fraction=fraction, caption=caption)
     for name in STEP_SERIES:
         if name in series:
-            view.steps[name] = downsample(series[name]["step"], series[name]["value"], max_points)
+            view.steps[name] = (series[name]["step"], series[name]["value"])
     for name in EPOCH_SERIES:
         if name in series:
             view.epochs[name] = (series[name]["epoch"], series[name]["value"])

@@ -278,21 +278,32 @@ class RunStore:
                            [(run_id, *row) for row in rows])
             db.execute("COMMIT")
 
-    def metrics(self, run_id: str, names: tuple[str, ...] | None = None) -> dict[str, dict[str, list]]:
-        """{name: {"step": [...], "epoch": [...], "value": [...]}} in step order."""
-        query = "SELECT name, step, epoch, value FROM metrics WHERE run_id = ?"
+    def metrics(self, run_id: str, names: tuple[str, ...] | None = None,
+                max_points: int | None = None) -> dict[str, dict[str, list]]:
+        """{name: {"step": [...], "epoch": [...], "value": [...]}} in step order.
+
+        With ``max_points``, a longer series comes back as about that many bucket means
+        (computed by SQLite, so a 10,000-point curve costs a live refresh a few ms) plus
+        its exact last point, so the curve ends where training is.
+        """
+        query = "SELECT name, COUNT(*), MAX(step) FROM metrics WHERE run_id = ?"
         args: list = [run_id]
         if names:
             query += f" AND name IN ({', '.join('?' * len(names))})"
             args += list(names)
-        with self._db() as db:
-            rows = db.execute(query + " ORDER BY name, step", args).fetchall()
         series: dict[str, dict[str, list]] = {}
-        for name, step, epoch, value in rows:
-            entry = series.setdefault(name, {"step": [], "epoch": [], "value": []})
-            entry["step"].append(step)
-            entry["epoch"].append(epoch)
-            entry["value"].append(value)
+        with self._db() as db:
+            for name, count, last_step in db.execute(query + " GROUP BY name ORDER BY name", args).fetchall():
+                width = 1 if not max_points or count <= max_points else -(-last_step // max_points)
+                rows = db.execute(
+                    "SELECT AVG(step), AVG(epoch), AVG(value) FROM metrics WHERE run_id = ? AND name = ?"
+                    " GROUP BY (step - 1) / ? ORDER BY MIN(step)", (run_id, name, width)).fetchall()
+                if width > 1:
+                    rows.append(db.execute("SELECT step, epoch, value FROM metrics WHERE run_id = ? AND name = ?"
+                                           " ORDER BY step DESC LIMIT 1", (run_id, name)).fetchone())
+                steps, epochs, values = (list(column) for column in zip(*rows))
+                series[name] = {"step": [int(s) if width == 1 else s for s in steps], "epoch": epochs,
+                                "value": values}
         return series
 
     # -- files ------------------------------------------------------------------------
