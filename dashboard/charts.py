@@ -9,6 +9,8 @@ COLORS = {"loss": "rgba(238,76,44,0.35)", "loss_smooth": "#EE4C2C", "train": "#1
 
 
 def _figure(traces: list[dict], title: str, x_title: str, y_title: str, height: int = 320, **layout) -> dict:
+    # An empty data list makes plotly's dict-to-figure conversion raise; an empty trace draws axes.
+    traces = traces or [{"type": "scatter", "x": [], "y": [], "showlegend": False}]
     return {"data": traces, "layout": {
         "title": {"text": title}, "height": height, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
         "xaxis": {"title": {"text": x_title}}, "yaxis": {"title": {"text": y_title}, **layout.pop("yaxis", {})},
