@@ -15,6 +15,7 @@ st.set_page_config(page_title="Digit Lab", page_icon=":material/pin:", layout="w
 PAGES = {
     "Digits": [
         st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
+        st.Page("app_pages/inspect.py", title="Inspect", icon=":material/search:"),
         st.Page("app_pages/data.py", title="Data", icon=":material/dataset:"),
     ],
     "Learn PyTorch": [

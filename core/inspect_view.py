@@ -1,0 +1,270 @@
+"""What the Inspect page draws for one run, assembled from the run store. No Streamlit.
+
+``inspect_summary(store, run_id, epoch)`` is everything the page shows except images and
+what needs the model (one digit's probabilities and saliency); ``summarize`` is its pure
+core over arrays. Both are what a benchmark should time.
+"""
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from torch import nn
+
+from core.data import DigitData, load_dataset
+from core.evaluate import (confusion_matrix, learned_when, misclassified, per_class_metrics, predict_probabilities,
+                           saliency, weakest_class)
+from core.runs import RunStore
+
+PREDICTIONS = "predictions.pt"  # written by core.worker after every epoch
+N_CLASSES = 10
+ORDERS = {"confidence": "most confident first", "index": "test index"}
+
+
+@dataclass
+class InspectSummary:
+    """One run's test predictions after one epoch, and the numbers the page shows."""
+
+    run_id: str
+    epochs: list[int]  # epochs with recorded test predictions, ascending
+    epoch: int  # the epoch shown
+    labels: np.ndarray  # int64 (n,): true class of each test digit, in data.splits["test"] order
+    predicted: np.ndarray  # int64 (n,): predicted class after `epoch`
+    confidence: np.ndarray  # float32 (n,): probability the model gave its predicted class
+    accuracy: float
+    matrix: np.ndarray  # int64 (10, 10): [true, predicted] counts
+    metrics: dict[str, np.ndarray]  # precision, recall, f1, support: each (10,)
+    weakest: int | None  # the present class with the lowest F1
+    mistakes: np.ndarray  # positions of wrong predictions, most confident first
+    learned_epoch: np.ndarray  # int64 (n,): first epoch from which it stayed correct; -1 = wrong at the last
+    never_learned: np.ndarray  # positions wrong at every recorded epoch
+    forgotten: np.ndarray  # positions correct at some epoch and wrong at a later one
+
+
+def load_predictions(store: RunStore, run_id: str) -> dict[str, torch.Tensor]:
+    """A run's per-epoch test predictions: epochs (E,), predicted (E, n), confidence (E, n)."""
+    if store.get(run_id) is None:
+        raise ValueError(f"Run {run_id} does not exist (deleted?). Pick another run.")
+    try:
+        payload = store.load_tensors(run_id, PREDICTIONS)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        raise ValueError(f"Run {run_id}'s {PREDICTIONS} could not be read ({type(exc).__name__}): "
+                         "it is damaged or not a Digit Lab predictions file.") from None
+    if payload is None:
+        raise ValueError(f"Run {run_id} has no test predictions yet: they are written at the end of each epoch. "
+                         "Wait for its first epoch, or pick another run.")
+    if not isinstance(payload, dict) or {"epochs", "predicted", "confidence"} - set(payload):
+        raise ValueError(f"Run {run_id}'s {PREDICTIONS} lacks epochs/predicted/confidence: not a Digit Lab file.")
+    return payload
+
+
+def summarize(labels: torch.Tensor, epochs: torch.Tensor, predicted: torch.Tensor, confidence: torch.Tensor,
+              epoch: int | None = None, run_id: str = "") -> InspectSummary:
+    """Everything shown for ``epoch`` (default: the latest) from per-epoch predictions (E, n)."""
+    epoch_list = [int(e) for e in epochs.tolist()]
+    if predicted.dim() != 2 or predicted.shape[1] != labels.numel():
+        raise ValueError(f"The predictions cover {predicted.shape[-1]} test digits but the dataset's test split has "
+                         f"{labels.numel()}: the dataset changed since the run was trained.")
+    epoch = epoch_list[-1] if epoch is None else int(epoch)
+    if epoch not in epoch_list:
+        raise ValueError(f"epoch must be one of the recorded epochs {epoch_list}, got {epoch}")
+    row = epoch_list.index(epoch)
+    shown, sure = predicted[row].long(), confidence[row].float()
+    matrix = confusion_matrix(labels, shown, N_CLASSES)
+    metrics = per_class_metrics(matrix)
+    learned = learned_when(labels, predicted, epochs)
+    return InspectSummary(
+        run_id=run_id, epochs=epoch_list, epoch=epoch, labels=labels.numpy(), predicted=shown.numpy(),
+        confidence=sure.numpy(), accuracy=float(matrix.diagonal().sum()) / max(1, labels.numel()),
+        matrix=matrix.numpy(), metrics={name: value.numpy() for name, value in metrics.items()},
+        weakest=weakest_class(metrics), mistakes=misclassified(labels, shown, sure).numpy(),
+        learned_epoch=learned["learned_epoch"].numpy(),
+        never_learned=torch.nonzero(learned["never_learned"]).flatten().numpy(),
+        forgotten=torch.nonzero(learned["forgotten"]).flatten().numpy(),
+    )
+
+
+def dataset_source(config: dict) -> tuple[str, float, str]:
+    """(dataset, val_fraction, data_dir) of a run's config: what ``load_dataset`` needs, hashable."""
+    return config.get("dataset", "embedded"), config.get("val_fraction", 0.1), str(config.get("data_dir", "data"))
+
+
+def run_dataset(store: RunStore, run_id: str) -> DigitData:
+    """The dataset a run was trained on (its test split is what predictions.pt covers)."""
+    run = store.get(run_id)
+    if run is None:
+        raise ValueError(f"Run {run_id} does not exist (deleted?). Pick another run.")
+    return load_dataset(*dataset_source(run.config))
+
+
+def inspect_summary(store: RunStore, run_id: str, epoch: int | None = None,
+                    data: DigitData | None = None) -> InspectSummary:
+    """The page's numbers for one run after one epoch; ``data`` saves reloading the run's dataset."""
+    predictions = load_predictions(store, run_id)
+    data = data if data is not None else run_dataset(store, run_id)
+    labels = data.labels[data.splits["test"]]
+    return summarize(labels, predictions["epochs"], predictions["predicted"], predictions["confidence"], epoch,
+                     run_id)
+
+
+def file_mtime(store: RunStore, run_id: str, filename: str) -> float:
+    """Modification time of a run's file (0 if absent): a cache key that changes every epoch."""
+    path = store.run_dir(run_id) / filename
+    return path.stat().st_mtime if path.exists() else 0.0
+
+
+# -- the gallery ------------------------------------------------------------------------
+
+
+def gallery_indices(summary: InspectSummary, true_class: int | None = None, predicted_class: int | None = None,
+                    order: str = "confidence") -> np.ndarray:
+    """Test positions for the gallery: the mistakes, narrowed to a true and/or predicted class.
+
+    The same class for both (a diagonal cell of the matrix) shows that class's correct digits.
+    """
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {sorted(ORDERS)}, got {order!r}")
+    labels, predicted = summary.labels, summary.predicted
+    if true_class is not None and true_class == predicted_class:
+        chosen = np.nonzero((labels == true_class) & (predicted == true_class))[0]
+        chosen = chosen[np.argsort(-summary.confidence[chosen], kind="stable")]
+    else:
+        chosen = summary.mistakes
+        if true_class is not None:
+            chosen = chosen[labels[chosen] == true_class]
+        if predicted_class is not None:
+            chosen = chosen[predicted[chosen] == predicted_class]
+    return np.sort(chosen) if order == "index" else chosen
+
+
+def page_count(n_items: int, per_page: int) -> int:
+    return max(1, -(-n_items // per_page))  # ceiling division; an empty list is one (empty) page
+
+
+def page_bounds(n_items: int, page: int, per_page: int) -> tuple[int, int]:
+    """[start, stop) of 1-based ``page``; a page past the end shows the last one."""
+    page = min(max(page, 1), page_count(n_items, per_page))
+    return (page - 1) * per_page, min(page * per_page, n_items)
+
+
+def upscale(images: np.ndarray | torch.Tensor, scale: int) -> np.ndarray:
+    """Nearest-neighbour upscaling of (..., H, W) so each pixel stays a crisp square."""
+    images = np.asarray(images)
+    return images.repeat(scale, axis=-2).repeat(scale, axis=-1)
+
+
+def captions(summary: InspectSummary, positions: np.ndarray) -> list[str]:
+    return [f"{summary.labels[i]} → {summary.predicted[i]} · {summary.confidence[i]:.0%}" for i in positions]
+
+
+# -- per-class numbers --------------------------------------------------------------------
+
+
+def metrics_rows(summary: InspectSummary) -> list[dict]:
+    """One row per class for a table: precision, recall, F1, support."""
+    m = summary.metrics
+    return [{"class": c, "precision": float(m["precision"][c]), "recall": float(m["recall"][c]),
+             "F1": float(m["f1"][c]), "support": int(m["support"][c])} for c in range(N_CLASSES)]
+
+
+def weakest_note(summary: InspectSummary) -> str | None:
+    """'Weakest class: 8 (F1 0.84): most often taken for 3 (12 of 200 8s).'"""
+    weak = summary.weakest
+    if weak is None:
+        return None
+    row = summary.matrix[weak].copy()
+    row[weak] = 0
+    note = f"Weakest class: **{weak}** (F1 {summary.metrics['f1'][weak]:.2f})"
+    if row.max() == 0:
+        return note + ", with no mistakes."
+    taken_for = int(row.argmax())
+    return note + (f": most often taken for **{taken_for}** ({row[taken_for]} of "
+                   f"{summary.metrics['support'][weak]} {weak}s).")
+
+
+# -- one digit, with the model ------------------------------------------------------------------
+
+
+@dataclass
+class DigitDetail:
+    probabilities: np.ndarray  # float32 (10,)
+    predicted: int
+    saliency: np.ndarray  # float32 (28, 28): d(logit of `predicted`) / d(pixel brightness)
+
+
+def digit_detail(model: nn.Module, image: torch.Tensor) -> DigitDetail:
+    """The model's probabilities for one uint8 (28, 28) digit and the saliency of its prediction."""
+    probabilities = predict_probabilities(model, image.unsqueeze(0))[0]
+    gradient, predicted = saliency(model, image)
+    return DigitDetail(probabilities.numpy(), predicted, gradient.numpy())
+
+
+def saliency_rgb(gradient: np.ndarray, scale: int) -> np.ndarray:
+    """uint8 (28*s, 28*s, 3) on white: red where more ink raises the score, blue where it lowers it."""
+    peak = float(np.abs(gradient).max()) or 1.0
+    strength = gradient / peak  # -1..1
+    fade = 1.0 - np.abs(strength)
+    red = np.where(strength > 0, 1.0, fade)
+    blue = np.where(strength < 0, 1.0, fade)
+    rgb = np.stack([red, fade, blue], axis=-1)  # (28, 28, 3) on [0, 1]
+    return upscale(np.uint8(rgb * 255 + 0.5).transpose(2, 0, 1), scale).transpose(1, 2, 0)
+
+
+# -- figures ------------------------------------------------------------------------------
+
+
+def confusion_figure(matrix: np.ndarray, normalise: bool = False, selected: tuple[int, int] | None = None) -> go.Figure:
+    """Heatmap, true class down and predicted across; every cell selectable (see below)."""
+    counts = np.asarray(matrix)
+    fractions = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)  # row-normalised: recall on the diagonal
+    text = [[("" if counts[t, p] == 0 else f"{fractions[t, p]:.0%}" if normalise else str(counts[t, p]))
+             for p in range(N_CLASSES)] for t in range(N_CLASSES)]
+    classes = list(range(N_CLASSES))
+    # Colour by the share of the true class, square-rooted so a 5 % confusion is visible next to
+    # a 95 % diagonal; the numbers written in the cells are counts or shares.
+    figure = go.Figure(go.Heatmap(z=np.sqrt(fractions), x=classes, y=classes, text=text, texttemplate="%{text}",
+                                  colorscale="Blues", zmin=0, zmax=1, showscale=False, hoverinfo="skip"))
+    # Plotly selects scatter points, not heatmap cells: an invisible square marker on every
+    # cell makes each cell clickable, and carries the hover text.
+    true, pred = np.meshgrid(classes, classes, indexing="ij")
+    figure.add_trace(go.Scatter(
+        x=pred.ravel(), y=true.ravel(), mode="markers", showlegend=False,
+        marker=dict(symbol="square", size=28, color="rgba(0,0,0,0)"),
+        customdata=np.stack([counts.ravel(), fractions.ravel()], axis=1),
+        hovertemplate="true %{y} → predicted %{x}<br>%{customdata[0]} digits "
+                      "(%{customdata[1]:.1%} of the %{y}s)<extra></extra>"))
+    if selected is not None:
+        t, p = selected
+        figure.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5,
+                         line=dict(color="#EE4C2C", width=3))
+    figure.update_layout(height=440, margin=dict(l=10, r=10, t=30, b=10), clickmode="event+select",
+                         xaxis=dict(title="predicted", dtick=1, side="top", range=[-0.5, 9.5], fixedrange=True),
+                         yaxis=dict(title="true", dtick=1, range=[9.5, -0.5], fixedrange=True))  # 0 at the top
+    return figure
+
+
+def probability_figure(probabilities: np.ndarray, top: int = N_CLASSES, label: int | None = None,
+                       height: int = 260) -> go.Figure:
+    """Horizontal bars of the ``top`` most probable classes; the true class (if given) in green."""
+    order = np.argsort(-probabilities)[:top][::-1]  # highest at the top of the chart
+    colors = ["#2CA02C" if c == label else "#EE4C2C" if i == len(order) - 1 else "#9DB4D0"
+              for i, c in enumerate(order)]
+    figure = go.Figure(go.Bar(x=probabilities[order], y=[f"{c} " for c in order], orientation="h",
+                              marker_color=colors, text=[f"{p:.1%}" for p in probabilities[order]],
+                              textposition="auto"))
+    figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), title="probabilities",
+                         xaxis=dict(range=[0, 1], tickformat=".0%"), yaxis=dict(type="category"))
+    return figure
+
+
+def learned_figure(summary: InspectSummary) -> go.Figure:
+    """How many test digits were learned (and stayed learned) at each epoch."""
+    epochs = summary.epochs
+    counts = [int((summary.learned_epoch == e).sum()) for e in epochs]
+    figure = go.Figure(go.Bar(x=[str(e) for e in epochs], y=counts, marker_color="#1F77B4"))
+    figure.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10), title="Digits learned for good, by epoch",
+                         xaxis=dict(title="epoch", type="category"), yaxis_title="test digits")
+    return figure
