@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from dashboard import sidebar  # noqa: E402
+from dashboard import sidebar, train_form  # noqa: E402
 
 st.set_page_config(page_title="Digit Lab", page_icon=":material/pin:", layout="wide")
 
@@ -28,5 +28,6 @@ PAGES = {
     ],
 }
 
+train_form.remember()
 sidebar.draw()
 st.navigation(PAGES).run()

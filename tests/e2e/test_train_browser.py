@@ -43,3 +43,15 @@ def test_start_watch_progress_and_stop(page, server):
     expect(page.get_by_text("Run stopped after")).to_be_visible(timeout=30_000)
     run = RunStore(server.runs_dir).list_runs()[0]
     assert run.status == "stopped" and run.summary["epochs_completed"] < 200
+
+
+def test_settings_survive_a_visit_to_another_page(page, server):
+    open_app(page, server)
+    page.get_by_role("spinbutton", name="Epochs").fill("7")
+    page.get_by_role("spinbutton", name="Epochs").press("Enter")
+    wait_idle(page)
+    page.get_by_role("link", name="Data", exact=True).click()
+    wait_idle(page)
+    page.get_by_role("link", name="Train", exact=True).click()
+    wait_idle(page)
+    expect(page.get_by_role("spinbutton", name="Epochs")).to_have_value("7")

@@ -1,0 +1,69 @@
+"""The Train page's settings form: presets, widgets, and keeping the choices across pages."""
+import streamlit as st
+
+from core.devices import list_devices
+from core.sources import default_data_dir, list_datasets
+from core.train import OPTIMIZERS, SAMPLINGS, SCHEDULES
+
+GUIDE_PRESET = {"train_model": "mlp", "train_hidden": "50", "train_activation": "relu", "train_dropout": 0.0,
+                "train_optimizer": "adam", "train_lr": 1e-3, "train_batch_size": 128, "train_epochs": 5,
+                "train_sampling": "shuffle", "train_augment": False, "train_schedule": "constant"}
+CNN_PRESET = {"train_model": "cnn", "train_hidden": "64", "train_channels": "8,16", "train_optimizer": "adam",
+              "train_lr": 3e-3, "train_batch_size": 128, "train_epochs": 15, "train_augment": True,
+              "train_schedule": "onecycle"}
+DEFAULTS = {**GUIDE_PRESET, "train_channels": "8,16", "train_weight_decay": 0.0, "train_val_fraction": 0.1,
+            "train_seed": 0, "train_device": "auto", "train_threads": 0, "train_dataset": "embedded"}
+
+
+def remember() -> None:
+    """Keep the form's values while another page is shown.
+
+    Streamlit forgets a widget's value when a script run does not draw it; copying the
+    values to themselves each run (from app.py, which runs for every page) turns them
+    into plain session state that survives, and seeds the defaults on a first visit.
+    """
+    for key, value in DEFAULTS.items():
+        st.session_state[key] = st.session_state.get(key, value)
+
+
+def apply_preset(preset: dict) -> None:
+    st.session_state.update(preset)
+
+
+def settings() -> dict:
+    """The widgets; returns config fields as typed (validated by TrainConfig, not here)."""
+    remember()  # seeds defaults when the page runs on its own (AppTest), a no-op otherwise
+    st.button("The guide's MLP: 784-50-10, Adam, 5 epochs", on_click=apply_preset, args=(GUIDE_PRESET,),
+              width="stretch", key="train_preset_guide")
+    st.button("A small CNN: ≈98 % in under a minute", on_click=apply_preset, args=(CNN_PRESET,),
+              width="stretch", key="train_preset_cnn")
+    left, right = st.columns(2)
+    datasets = dict(list_datasets(default_data_dir()))
+    if st.session_state.train_dataset not in datasets:
+        st.session_state.train_dataset = "embedded"
+    left.selectbox("Dataset", list(datasets), key="train_dataset", format_func=datasets.get,
+                   help="Add more on the Data page: MNIST family downloads and your own zip of digits")
+    right.selectbox("Model", ["mlp", "cnn"], key="train_model")
+    left.text_input("Hidden layer sizes", key="train_hidden", help="comma-separated, e.g. 128,64 (CNN: dense layer)")
+    right.text_input("CNN channels", key="train_channels", disabled=st.session_state.train_model != "cnn")
+    left.selectbox("Activation", ["relu", "tanh", "sigmoid", "gelu"], key="train_activation")
+    right.number_input("Dropout", 0.0, 0.9, step=0.05, key="train_dropout")
+    left.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
+    right.number_input("Learning rate", min_value=0.0, step=1e-4, format="%g", key="train_lr")
+    left.number_input("Batch size", 1, 65536, key="train_batch_size")
+    right.number_input("Epochs", 1, 1000, key="train_epochs")
+    with st.expander("More settings"):
+        left, right = st.columns(2)
+        left.number_input("Weight decay", min_value=0.0, step=1e-4, format="%g", key="train_weight_decay")
+        right.number_input("Validation fraction", 0.0, 0.5, step=0.05, key="train_val_fraction")
+        left.selectbox("Sampling", SAMPLINGS, key="train_sampling", help="shuffle: every digit once per epoch; "
+                       "replacement: the guide's random draws (≈63 % of digits seen per epoch)")
+        right.selectbox("LR schedule", SCHEDULES, key="train_schedule")
+        devices = {d.id: d.label for d in list_devices()}
+        left.selectbox("Device", ["auto", *devices], key="train_device", format_func=lambda d: devices.get(d, "auto"))
+        right.number_input("CPU threads (0 = auto)", 0, 256, key="train_threads")
+        left.number_input("Seed", 0, 2**31 - 1, key="train_seed")
+        right.checkbox("Augment (shift/rotate)", key="train_augment")
+    names = ("dataset", "model", "hidden", "channels", "activation", "dropout", "optimizer", "lr", "weight_decay",
+             "batch_size", "epochs", "val_fraction", "sampling", "schedule", "seed", "device", "threads", "augment")
+    return {name: st.session_state[f"train_{name}"] for name in names} | {"data_dir": str(default_data_dir().resolve())}
