@@ -16,6 +16,7 @@ PAGES = {
     "Digits": [
         st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
         st.Page("app_pages/inspect.py", title="Inspect", icon=":material/search:"),
+        st.Page("app_pages/runs.py", title="Runs", icon=":material/history:"),
         st.Page("app_pages/data.py", title="Data", icon=":material/dataset:"),
     ],
     "Learn PyTorch": [

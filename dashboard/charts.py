@@ -31,3 +31,11 @@ def accuracy_figure(epochs: dict[str, tuple[list, list]]) -> dict:
               for name, label, color in (("train_accuracy", "train", COLORS["train"]),
                                          ("val_accuracy", "validation", COLORS["val"])) if name in epochs]
     return _figure(traces, "Accuracy per epoch", "epoch", "accuracy", yaxis={"tickformat": ".0%"})
+
+
+def overlay_figure(curves: dict, labels: dict, colors: dict, title: str, per_epoch: bool) -> dict:
+    """One line per run (run id -> (x, y)), coloured the same on every chart of a comparison."""
+    traces = [{"type": "scatter", "mode": "lines+markers" if per_epoch else "lines", "x": x, "y": y,
+               "name": labels[run_id], "line": {"color": colors[run_id]}} for run_id, (x, y) in curves.items()]
+    return _figure(traces, title, "epoch" if per_epoch else "step", "accuracy" if per_epoch else "loss",
+                   height=340, yaxis={"tickformat": ".0%"} if per_epoch else {})

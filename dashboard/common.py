@@ -17,6 +17,13 @@ def max_concurrent_runs() -> int:
         return 2
 
 
+def check_capacity() -> None:
+    """Raise ValueError when starting one more run would exceed the concurrent-run cap."""
+    if len(store().active_runs()) >= max_concurrent_runs():
+        raise ValueError(f"{max_concurrent_runs()} runs are training already, the most this app allows at once "
+                         "(set DIGITLAB_MAX_RUNS to change it). Stop one or wait for it to finish.")
+
+
 @st.cache_resource(show_spinner=False)
 def _store(path: str) -> RunStore:
     return RunStore(path)

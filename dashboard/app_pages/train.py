@@ -5,18 +5,16 @@ from core.live import live_view
 from core.train import TrainConfig
 from core.worker import launch
 from dashboard import charts
-from dashboard.common import max_concurrent_runs, pick_run, store
+from dashboard.common import check_capacity, pick_run, store
 from dashboard.train_form import settings
+
 
 def start(fields: dict) -> None:
     try:
         config = TrainConfig.from_dict(fields).validate()
+        check_capacity()
     except ValueError as exc:
         st.error(f"Not started: {exc}")
-        return
-    if len(store().active_runs()) >= max_concurrent_runs():
-        st.warning(f"{max_concurrent_runs()} runs are training already, the most this app allows at once "
-                   "(set DIGITLAB_MAX_RUNS to change it). Stop one or wait for it to finish.")
         return
     st.session_state.train_watch = launch(store(), config)
 
