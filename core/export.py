@@ -123,16 +123,22 @@ def submission_csv(store: RunStore, run_id: str, which: str = "last") -> str:
     return write_submission(data, predict_images(model, data.predict_images))
 
 
+def require_tensorboard():
+    """torch's SummaryWriter, or ValueError saying how to get it."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ValueError(TENSORBOARD_HINT) from None
+    return SummaryWriter
+
+
 def export_tensorboard(store: RunStore, run_id: str, log_dir: str | Path) -> Path:
     """Write a run's metrics as TensorBoard event files under ``log_dir/<run_id>``; returns that folder.
 
     Every series uses the global step as x (epoch metrics sit at the step their epoch ended),
     so per-step and per-epoch curves line up. The config goes in as text.
     """
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise ValueError(TENSORBOARD_HINT) from None
+    SummaryWriter = require_tensorboard()
     run = _existing_run(store, run_id)
     folder = Path(log_dir) / run_id
     writer = SummaryWriter(log_dir=str(folder))

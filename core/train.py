@@ -502,6 +502,9 @@ def build_parser():
                         help="continue RUN_ID from its last checkpoint as a new run; --epochs is the new total "
                              "(default: none)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the result (default: off)")
+    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="also write the run's metrics as TensorBoard event files under DIR/<run id> at the end "
+                             "(needs the tensorboard package; default: off)")
     return parser
 
 
@@ -555,13 +558,15 @@ def main(argv: list[str] | None = None) -> int:
     import json
     import sys
 
-    from core import worker
+    from core import export, worker
     from core.checkpoints import load_checkpoint
     from core.runs import RunStore
 
     args = build_parser().parse_args(argv)
     rank, world = distributed_context()
     try:
+        if args.tensorboard:
+            export.require_tensorboard()  # refuse before training, not after
         store = RunStore(args.runs_dir)
         if rank == 0:  # only rank 0 records the run
             run_id, config, data, resume = prepare(args, store)
@@ -585,6 +590,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if world > 1:
             dist.destroy_process_group()
+    if args.tensorboard:
+        print(f"TensorBoard events: {export.export_tensorboard(store, run_id, args.tensorboard)}", file=sys.stderr)
     if args.json:
         print(json.dumps({"run_id": run_id, **result.summary()}))
     return 0 if result.status in ("completed", "stopped") else 1

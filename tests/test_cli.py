@@ -53,3 +53,15 @@ def test_config_file_is_a_door_too(tmp_path):
     assert done.returncode == 0, done.stderr
     run = RunStore(tmp_path).get(json.loads(done.stdout)["run_id"])
     assert run.config["hidden"] == [20] and run.config["epochs"] == 1
+
+
+def test_tensorboard_flag_refuses_before_training_when_tensorboard_is_missing(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        done = cli("--epochs", "1", "--runs-dir", str(tmp_path), "--tensorboard", str(tmp_path / "tb"))
+        assert done.returncode == 0 and list((tmp_path / "tb").rglob("events.out.tfevents*"))
+        return
+    done = cli("--epochs", "1", "--runs-dir", str(tmp_path), "--tensorboard", str(tmp_path / "tb"))
+    assert done.returncode == 2 and "pip install tensorboard" in done.stderr
+    assert RunStore(tmp_path).list_runs() == []
