@@ -287,8 +287,10 @@ class Trainer:
         self.threads = self._threads(data)
         torch.set_num_threads(self.threads)
         torch.manual_seed(config.seed)  # every rank builds identical initial weights
+        # channels_last: convolutions run ~2x faster on this kind of CPU (measured in benchmarks/).
+        self.memory_format = torch.channels_last if config.model == "cnn" else torch.contiguous_format
         self.model = build_model(config.model, config.hidden, config.channels, config.activation,
-                                 config.dropout).to(device)
+                                 config.dropout).to(device, memory_format=self.memory_format)
         self.optimizer = make_optimizer(config, self.model.parameters())
         self.net = self.model  # what the loop calls; a DDP wrapper when distributed
         if self.world > 1:
@@ -373,6 +375,7 @@ class Trainer:
             x, y = normalize(train_x[index]), train_y[index]
             if randoms is not None:
                 x = augment_batch(x, randoms[:, self.rank::self.world])
+            x = x.contiguous(memory_format=self.memory_format)
             logits = self.net(x)
             loss = F.cross_entropy(logits, y)
             self.optimizer.zero_grad(set_to_none=True)
