@@ -6,6 +6,7 @@ import time
 
 import streamlit as st
 
+from core.data import DigitData, load_dataset
 from core.runs import Run, RunStore, default_runs_dir
 
 
@@ -27,6 +28,12 @@ def check_capacity() -> None:
 @st.cache_resource(show_spinner=False)
 def _store(path: str) -> RunStore:
     return RunStore(path)
+
+
+@st.cache_resource(show_spinner="Loading the digits…", max_entries=3)
+def dataset(name: str = "embedded", val_fraction: float = 0.1, data_dir: str = "") -> DigitData:
+    """A dataset shared by every page and session; never mutate what this returns."""
+    return load_dataset(name, val_fraction, data_dir)
 
 
 def store() -> RunStore:

@@ -4,17 +4,13 @@ import plotly.express as px
 import streamlit as st
 
 from core import sources
-from core.data import MEAN, STD, embedded_digits, load_dataset
+from core.data import MEAN, STD, embedded_digits
 from core.guide_format import example_archive
 from core.safe_zip import MAX_ARCHIVE_BYTES, MB, DatasetError
+from dashboard.common import dataset
 
 VAL_FRACTION = 0.1  # the Train page's default; here it only decides how train/validation are counted
 DATA_DIR = sources.default_data_dir()
-
-
-@st.cache_resource(max_entries=3, show_spinner="Loading the digits…")
-def dataset(name: str, data_dir: str):
-    return load_dataset(name, VAL_FRACTION, data_dir)  # never mutated by this page
 
 
 @st.cache_data(show_spinner=False)
@@ -121,7 +117,7 @@ with uploader:
 if selected in sources.TORCHVISION_SETS and not sources.torchvision_present(selected, DATA_DIR):
     offer_download(selected)
 try:
-    digits = dataset(selected, str(DATA_DIR))
+    digits = dataset(selected, VAL_FRACTION, str(DATA_DIR))
 except DatasetError as error:
     st.error(str(error))
     st.stop()

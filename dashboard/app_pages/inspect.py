@@ -3,18 +3,12 @@ import streamlit as st
 
 from core import inspect_view as view
 from core.checkpoints import load_checkpoint, model_from_checkpoint
-from core.data import load_dataset
 from core.user_digit import decode_data_url, prepare_digit
-from dashboard.common import pick_run, store
+from dashboard.common import dataset, pick_run, store
 from dashboard.drawing_pad import canvas
 
 PER_PAGE, SCALE = 40, 3  # gallery digits per page; 28 px -> 84 px, nearest-neighbour
 CLASSES = [None, *range(10)]  # None = any
-
-
-@st.cache_resource(show_spinner="Loading the run's dataset…", max_entries=2)
-def dataset(name: str, val_fraction: float, data_dir: str):
-    return load_dataset(name, val_fraction, data_dir)  # shared by every run on the same data
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

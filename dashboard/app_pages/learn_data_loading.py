@@ -6,31 +6,27 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.data import batches, load_dataset
+from core.data import batches
 from core.loading_demo import (SAMPLINGS, compare_sampling, expected_coverage, loader_anatomy, measure_coverage,
                                time_pipelines, times_seen)
+from dashboard.common import dataset
 
 st.title("📦 Data loading")
 st.caption("A `Dataset` answers 'what is sample i?', a sampler decides which i come next, and a `DataLoader` "
            "groups them into batches. The sampler's choice decides which digits an epoch actually shows the model.")
 
 
-@st.cache_resource(show_spinner="Loading the embedded digits…")
-def digits():
-    return load_dataset("embedded")
-
-
 @st.cache_data(show_spinner="Timing both pipelines…")
 def pipeline_seconds(batch_size: int) -> dict:
-    return time_pipelines(digits(), batch_size)
+    return time_pipelines(dataset(), batch_size)
 
 
 @st.cache_data(show_spinner="Training a small MLP twice (a few seconds)…")
 def training_curves(epochs: int, batch_size: int, seed: int) -> dict:
-    return compare_sampling(digits(), epochs=epochs, batch_size=batch_size, hidden=32, lr=3e-3, seed=seed)
+    return compare_sampling(dataset(), epochs=epochs, batch_size=batch_size, hidden=32, lr=3e-3, seed=seed)
 
 
-data = digits()
+data = dataset()
 n_train = data.sizes()["train"]
 left, middle, right = st.columns(3)
 batch_size = left.select_slider("Batch size", [8, 16, 32, 64, 128, 256], 64, key="loading_batch")

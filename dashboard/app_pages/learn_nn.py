@@ -5,18 +5,14 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core.data import load_dataset, normalize
+from core.data import normalize
 from core.models import ACTIVATIONS, count_parameters
 from core.nn_trace import class_probabilities, layer_table, parse_sizes, seeded_model, trace_forward
+from dashboard.common import dataset
 
 st.title("🧱 nn.Module")
 st.caption("A model is an `nn.Module`: layers that hold parameters (tensors with `requires_grad=True`) and a "
            "`forward` that chains them. Configure one, then follow a real digit through it, shape by shape.")
-
-
-@st.cache_resource(show_spinner="Loading the embedded digits…")
-def digits():
-    return load_dataset("embedded")
 
 
 left, middle, right = st.columns(3)
@@ -42,7 +38,7 @@ with st.expander("print(model)"):
     st.code(str(model), language="text")
 
 st.subheader("A forward pass, traced")
-data = digits()
+data = dataset()
 test_images, test_labels = data.split("test")
 index = st.slider("Test digit", 0, len(test_labels) - 1, 0, key="nn_digit")
 image = normalize(test_images[index:index + 1])  # (1, 1, 28, 28)
