@@ -372,7 +372,9 @@ class Trainer:
             if len(chunk) < self.world:
                 continue  # a last sliver smaller than the number of processes; every rank skips it alike
             index = chunk[self.rank::self.world]
-            x, y = normalize(train_x[index]), train_y[index]
+            # index_select, not train_x[index]: ~14 us against ~160 us for a batch of uint8 digits here,
+            # where the MLP's whole step is under a millisecond.
+            x, y = normalize(torch.index_select(train_x, 0, index)), torch.index_select(train_y, 0, index)
             if randoms is not None:
                 x = augment_batch(x, randoms[:, self.rank::self.world])
             x = x.contiguous(memory_format=self.memory_format)
