@@ -37,13 +37,15 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, runs_dir: Path, data_dir: Path, log: Path):
+    def __init__(self, runs_dir: Path, data_dir: Path, log: Path, env: dict[str, str] | None = None):
         self.port, self.runs_dir, self.data_dir, self.log = free_port(), runs_dir, data_dir, log
         self.url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(env or {})  # extra environment, e.g. {"DIGITLAB_MAX_RUNS": "1"}
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Server":
-        env = {**os.environ, "DIGITLAB_RUNS_DIR": str(self.runs_dir), "DIGITLAB_DATA_DIR": str(self.data_dir)}
+        env = {**os.environ, "DIGITLAB_RUNS_DIR": str(self.runs_dir), "DIGITLAB_DATA_DIR": str(self.data_dir),
+               **self.env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -75,6 +77,17 @@ def server(tmp_path_factory):
                     ".ci/run does this")
     base = tmp_path_factory.mktemp("e2e")
     srv = Server(base / "runs", base / "data", base / "server.log").start()
+    yield srv
+    srv.stop()
+    stop_workers(base / "runs")
+
+
+@pytest.fixture(scope="module")
+def capped_server(tmp_path_factory):
+    """A second server with its own empty store that lets one run train at a time
+    (DIGITLAB_MAX_RUNS=1): the cap's message, cheaply."""
+    base = tmp_path_factory.mktemp("e2e-capped")
+    srv = Server(base / "runs", base / "data", base / "server.log", env={"DIGITLAB_MAX_RUNS": "1"}).start()
     yield srv
     srv.stop()
     stop_workers(base / "runs")
@@ -116,6 +129,9 @@ def page(browser, server, request):
         ARTIFACTS.mkdir(exist_ok=True)
         tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
         shutil.copy(server.log, ARTIFACTS / f"{request.node.name}.server.log")
+        if "capped_server" in request.fixturenames:
+            shutil.copy(request.getfixturevalue("capped_server").log,
+                        ARTIFACTS / f"{request.node.name}.capped_server.log")
     context.close()
 
 
@@ -126,15 +142,43 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{report.when}", report)
 
 
-def open_app(page, server, path: str = "") -> None:
-    """Open a page of the app and wait until Streamlit has finished its first script run."""
+def open_app(page, server, path: str = "", timeout_s: float = 90) -> None:
+    """Open a page of the app and wait until Streamlit has finished its first script run
+    (generous: a cold page that trains a demo takes ~25 s on a loaded 2-vCPU machine)."""
     page.goto(f"{server.url}/{path}")
     page.wait_for_selector('[data-testid="stApp"]')
-    wait_idle(page)
+    wait_idle(page, timeout_s)
 
 
 def wait_idle(page, timeout_s: float = 30) -> None:
-    """Wait until the script run indicator is gone (the app is not running a script)."""
+    """Wait until the app is connected and not running a script.
+
+    Streamlit 1.67 shows no stStatusWidget for short runs; the reliable signal is the
+    data-test-script-state attribute of stApp ("initial", "running", "notRunning", ...).
+    """
     page.wait_for_timeout(300)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_s * 1000)
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            return app && app.dataset.testConnectionState === 'CONNECTED'
+                && app.dataset.testScriptState === 'notRunning'
+                && !document.querySelector('[data-testid="stStatusWidget"]');
+        }""", timeout=timeout_s * 1000)
+
+
+def plotly_traces(page, key: str) -> list[dict]:
+    """The traces of the plotly chart with widget/element key ``key``, read from the plotly DOM
+    (name, and x/y/text as plain lists); [] while the chart is not drawn."""
+    return page.evaluate("""(key) => {
+        const chart = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+        if (!chart || !chart.data) return [];
+        const plain = (v) => v == null ? null : Array.from(v, (item) =>
+            (item != null && typeof item === 'object' && typeof item.length === 'number') ? Array.from(item) : item);
+        return chart.data.map((t) => ({name: t.name ?? null, type: t.type ?? null,
+                                       x: plain(t.x), y: plain(t.y), text: plain(t.text)}));
+    }""", key)
+
+
+def exceptions_on_screen(page) -> list[str]:
+    """The text of every uncaught-exception box Streamlit shows (should be [])."""
+    return page.locator('[data-testid="stException"]').all_inner_texts()
