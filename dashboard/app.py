@@ -10,7 +10,7 @@ import streamlit as st  # noqa: E402
 
 from dashboard import sidebar, train_form  # noqa: E402
 
-st.set_page_config(page_title="Digit Lab", page_icon=":material/pin:", layout="wide")
+st.set_page_config(page_title="Digit Lab", page_icon=str(Path(__file__).parent / "icon.png"), layout="wide")
 
 PAGES = {
     "Digits": [

@@ -21,7 +21,9 @@ def max_concurrent_runs() -> int:
 def check_capacity() -> None:
     """Raise ValueError when starting one more run would exceed the concurrent-run cap."""
     if len(store().active_runs()) >= max_concurrent_runs():
-        raise ValueError(f"{max_concurrent_runs()} runs are training already, the most this app allows at once "
+        cap = max_concurrent_runs()
+        runs = "1 run is" if cap == 1 else f"{cap} runs are"
+        raise ValueError(f"{runs} training already, the most this app allows at once "
                          "(set DIGITLAB_MAX_RUNS to change it). Stop one or wait for it to finish.")
 
 

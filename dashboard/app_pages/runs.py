@@ -108,8 +108,9 @@ def manage(run, runs: list) -> None:
         getattr(st, level)(f"Replay check: {text}")
     if run.error:
         st.error(f"{run.status}: {run.error}")
-    edit, files, again, remove = st.tabs(["Rename & tag", "Download", "Resume & replay", "Delete"], key="runs_tab",
-                                         on_change="rerun")  # stateful: a rerun keeps the open tab
+    # No rerun on a tab switch: it would replace the ids of the built-on-click downloads while a
+    # click on them may already be on its way ("Deferred file ... not found" in the server log).
+    edit, files, again, remove = st.tabs(["Rename & tag", "Download", "Resume & replay", "Delete"])
     with edit:
         st.text_input("Name", key="runs_rename", max_chars=100)
         st.button("Rename", key="runs_rename_button", on_click=act, args=(

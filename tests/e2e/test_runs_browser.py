@@ -67,3 +67,19 @@ def test_torchscript_download_is_built_on_click_and_loads(page, server, two_runs
     with open(download.value.path(), "rb") as file:
         model = torch.jit.load(io.BytesIO(file.read()))
     assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_a_download_clicked_at_once_after_opening_its_tab_arrives(browser, server, two_runs):
+    """Switching tabs used to rerun the page and void the download ids a fast click carried."""
+    for attempt in range(3):  # the failure was a race: it showed in about half of fresh sessions
+        context = browser.new_context(viewport={"width": 1400, "height": 1400}, accept_downloads=True)
+        page = context.new_page()
+        try:
+            open_app(page, server, "runs")
+            page.get_by_role("tab", name="Download").click()
+            with page.expect_download(timeout=20_000) as download:
+                page.get_by_role("button", name="Checkpoint (last.pt)").click()
+            checkpoint = torch.load(download.value.path(), weights_only=True)
+            assert {"model", "config"} <= set(checkpoint), f"attempt {attempt}"
+        finally:
+            context.close()

@@ -55,3 +55,19 @@ def test_settings_survive_a_visit_to_another_page(page, server):
     page.get_by_role("link", name="Train", exact=True).click()
     wait_idle(page)
     expect(page.get_by_role("spinbutton", name="Epochs")).to_have_value("7")
+
+
+def test_the_sidebar_counts_a_run_started_elsewhere_within_seconds(page, server):
+    from core.train import TrainConfig
+    from core.worker import launch
+
+    open_app(page, server)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    expect(sidebar).to_contain_text("0/2 training now")
+    store = RunStore(server.runs_dir)
+    run_id = launch(store, TrainConfig(model="cnn", epochs=100, threads=1).validate())  # as from a shell
+    try:
+        expect(sidebar).to_contain_text("1/2 training now", timeout=15_000)
+    finally:
+        store.request_stop(run_id)
+    expect(sidebar).to_contain_text("0/2 training now", timeout=30_000)
