@@ -22,12 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.data import DIGIT_CLASSES, EMBEDDED, DigitData, from_arrays, stratified_split
+from core.data import DIGIT_CLASSES, EMBEDDED, DigitData, default_data_dir, from_arrays, stratified_split  # noqa: F401
 from core.guide_format import GuideDigits, Progress, read_guide
 from core.safe_zip import (DEFAULT_LIMITS, ArchiveLimits, DatasetError, check_archive_size, format_bytes, open_path,
                            open_zip)
 
-DATA_DIR_ENV = "DIGITLAB_DATA_DIR"
 # name -> (torchvision class, title for people, download size)
 TORCHVISION_SETS = {
     "mnist": ("MNIST", "MNIST", "11 MB"),
@@ -37,11 +36,6 @@ TORCHVISION_SETS = {
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 UPLOAD_PREFIX = "upload:"
 CACHE_VERSION = 1  # bump when decoding changes, so old caches are rebuilt rather than trusted
-
-
-def default_data_dir() -> Path:
-    """``$DIGITLAB_DATA_DIR``, else ./data."""
-    return Path(os.environ.get(DATA_DIR_ENV) or "data")
 
 
 def cache_dir(data_dir: Path) -> Path:

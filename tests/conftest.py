@@ -1,4 +1,6 @@
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,10 @@ sys.path.insert(0, str(ROOT))
 
 # One thread: the suite shares 2 vCPUs with the app server and the browser in e2e tests.
 torch.set_num_threads(1)
+
+# Datasets and caches of this test session go to a temporary folder, never ./data (subprocesses
+# and servers started by tests inherit it; tests that need their own folder set it again).
+os.environ["DIGITLAB_DATA_DIR"] = tempfile.mkdtemp(prefix="digitlab-data-")
 
 
 @pytest.fixture

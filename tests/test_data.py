@@ -54,3 +54,20 @@ def test_fast_reader_matches_mlxtends_own_loader():
     images, ours = embedded_digits()
     assert torch.equal(images.reshape(5000, -1), torch.from_numpy(pixels.astype(np.uint8)))
     assert torch.equal(ours, torch.from_numpy(labels.astype(np.int64)))
+
+
+def test_embedded_digits_are_cached_as_arrays_after_the_first_parse(tmp_path):
+    first = embedded_digits(tmp_path)
+    cached = list(tmp_path.iterdir())
+    assert [p.name for p in cached] == ["embedded-mnist-5k-v1.npz"]
+    embedded_digits.cache_clear()
+    second = embedded_digits(tmp_path)
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+    assert torch.equal(second[0], embedded_digits()[0])
+
+
+def test_an_unwritable_cache_folder_only_costs_the_speed_up(tmp_path):
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")
+    images, labels = embedded_digits(blocked / "cache")
+    assert images.shape == (5000, 28, 28) and not (blocked / "cache").exists()
