@@ -3,15 +3,22 @@ import streamlit as st
 
 from core.devices import list_devices
 from core.sources import default_data_dir, list_datasets
-from core.train import OPTIMIZERS, SAMPLINGS, SCHEDULES
+from core.train import OPTIMIZERS, PRESETS, SAMPLINGS, SCHEDULES, TrainConfig
 
-GUIDE_PRESET = {"train_model": "mlp", "train_hidden": "50", "train_activation": "relu", "train_dropout": 0.0,
-                "train_optimizer": "adam", "train_lr": 1e-3, "train_batch_size": 128, "train_epochs": 5,
-                "train_sampling": "shuffle", "train_augment": False, "train_schedule": "constant"}
-CNN_PRESET = {"train_model": "cnn", "train_hidden": "64", "train_channels": "8,16", "train_optimizer": "adam",
-              "train_lr": 3e-3, "train_batch_size": 128, "train_epochs": 15, "train_augment": True,
-              "train_schedule": "onecycle"}
-DEFAULTS = {**GUIDE_PRESET, "train_channels": "8,16", "train_weight_decay": 0.0, "train_val_fraction": 0.1,
+PRESET_FIELDS = ("model", "hidden", "channels", "activation", "dropout", "optimizer", "lr", "batch_size", "epochs",
+                 "sampling", "augment", "schedule")
+
+
+def widget_values(config: TrainConfig) -> dict:
+    """A preset as the form's widget values (sizes as the comma-separated text the form shows)."""
+    config = config.validate()
+    values = {name: getattr(config, name) for name in PRESET_FIELDS}
+    values["hidden"], values["channels"] = ",".join(map(str, config.hidden)), ",".join(map(str, config.channels))
+    return {f"train_{name}": value for name, value in values.items()}
+
+
+GUIDE_PRESET, CNN_PRESET = widget_values(PRESETS["guide-mlp"]), widget_values(PRESETS["small-cnn"])
+DEFAULTS = {**GUIDE_PRESET, "train_weight_decay": 0.0, "train_val_fraction": 0.1,
             "train_seed": 0, "train_device": "auto", "train_threads": 0, "train_dataset": "embedded"}
 
 
