@@ -38,7 +38,6 @@ class StoreReporter(Callback):
         self.epochs: list[int] = []
 
     def on_start(self, info: dict) -> None:
-        self.info = info
         self.store.update(self.run_id, status="running", device=info["device"], pid=os.getpid(),
                           progress={"epoch": 0, "step": info["start_step"], "total_steps": info["total_steps"]},
                           summary={k: info[k] for k in ("threads", "parameters", "train_samples", "sizes")})
