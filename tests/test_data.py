@@ -59,7 +59,7 @@ def test_fast_reader_matches_mlxtends_own_loader():
 def test_embedded_digits_are_cached_as_arrays_after_the_first_parse(tmp_path):
     first = embedded_digits(tmp_path)
     cached = list(tmp_path.iterdir())
-    assert [p.name for p in cached] == ["embedded-mnist-5k-v1.npz"]
+    assert len(cached) == 1 and cached[0].name.startswith("embedded-mnist-5k-") and cached[0].suffix == ".npz"
     embedded_digits.cache_clear()
     second = embedded_digits(tmp_path)
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])

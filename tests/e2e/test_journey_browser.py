@@ -238,7 +238,7 @@ def test_the_cap_comes_from_DIGITLAB_MAX_RUNS(page, capped_server):
         run = start_and_get_run(page, store, 0)
         wait_step_beyond(page, 0, 120)
         page.get_by_role("button", name="Start training").click()
-        expect(page.get_by_text("runs are training already, the most this app allows at once")).to_be_visible(
+        expect(page.get_by_text("1 run is training already, the most this app allows at once")).to_be_visible(
             timeout=30_000)
         expect(page.get_by_text("(set DIGITLAB_MAX_RUNS to change it)")).to_be_visible()
         assert [r.id for r in store.list_runs()] == [run.id], "the second start created nothing"
