@@ -376,9 +376,10 @@ class Trainer:
         """One pass; returns device-side (loss sum, correct count, samples) summed over ranks."""
         config, (train_x, train_y) = self.config, self.split["train"]
         self.model.train()
-        # Device-side running sums: no host sync per step. [loss, correct, samples] for the epoch.
-        window_loss, totals = torch.zeros((), device=self.device), torch.zeros(3, device=self.device)
-        window_steps, seen = 0, 0
+        # Device-side running sums, one in-place op each per step: no host sync until a log point.
+        window_loss, loss_sum = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.int64)
+        window_steps, seen, local_seen = 0, 0, 0
         order = torch.cat(batches(self.n, config.batch_size, config.sampling, self.generator)).to(self.device)
         for chunk in order.split(config.batch_size):
             randoms = torch.rand(3, len(chunk), generator=self.generator) if config.augment else None
@@ -391,7 +392,8 @@ class Trainer:
             x, y = normalize(torch.index_select(train_x, 0, index)), torch.index_select(train_y, 0, index)
             if randoms is not None:
                 x = augment_batch(x, randoms[:, self.rank::self.world])
-            x = x.contiguous(memory_format=self.memory_format)
+            if self.memory_format is torch.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             logits = self.net(x)
             loss = F.cross_entropy(logits, y)
             self.optimizer.zero_grad(set_to_none=True)
@@ -400,11 +402,10 @@ class Trainer:
             if self.scheduler is not None:
                 self.scheduler.step()
             loss = loss.detach()
-            window_loss += loss
-            totals[0] += loss * len(y)
-            totals[1] += (logits.detach().argmax(1) == y).sum()
-            totals[2] += len(y)
-            window_steps += 1
+            window_loss.add_(loss)
+            loss_sum.add_(loss, alpha=len(y))
+            correct.add_((logits.detach().argmax(1) == y).sum())
+            window_steps, local_seen = window_steps + 1, local_seen + len(y)
             if self.step % config.log_every == 0 or seen == self.n:
                 mean = self._all_reduce(window_loss / window_steps) / self.world
                 self._log(epoch, mean.item(), seen)  # the one host sync per log point
@@ -417,7 +418,8 @@ class Trainer:
             elif self.world == 1 and any(callback.should_stop() for callback in self.callbacks):
                 self.status = "stopped"  # a single process stops within one batch, not one log point
                 break
-        return self._all_reduce(totals)
+        return self._all_reduce(torch.stack([loss_sum, correct.to(loss_sum.dtype),
+                                             torch.tensor(float(local_seen), device=self.device)]))
 
     def _log(self, epoch: int, value: float, seen: int) -> None:
         config = self.config
