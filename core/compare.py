@@ -5,7 +5,7 @@ import time
 
 import pandas as pd
 
-from core.live import MAX_POINTS, downsample
+from core.live import MAX_POINTS
 from core.runs import Run, RunStore
 
 TABLE_COLUMNS = ("id", "name", "status", "created", "duration_s", "dataset", "model", "hidden", "optimizer", "lr",
@@ -110,10 +110,10 @@ def overlay_series(store: RunStore, run_ids: list[str], max_points: int = MAX_PO
     """{series: {run_id: (x, y)}} for OVERLAY_SERIES, each curve downsampled to ``max_points``."""
     overlay: dict[str, dict] = {name: {} for name in OVERLAY_SERIES}
     for run_id in run_ids:
-        series = store.metrics(run_id, tuple(OVERLAY_SERIES))
+        series = store.metrics(run_id, tuple(OVERLAY_SERIES), max_points=max_points)
         for name, x_axis in OVERLAY_SERIES.items():
             if name in series:
-                overlay[name][run_id] = downsample(series[name][x_axis], series[name]["value"], max_points)
+                overlay[name][run_id] = (series[name][x_axis], series[name]["value"])
     return overlay
 
 

@@ -3,24 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from core.runs import Run, RunStore
 
 MAX_POINTS = 400  # per curve: more is invisible on a chart a few hundred pixels wide
 STEP_SERIES = ("loss", "loss_smooth")
 EPOCH_SERIES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-
-
-def downsample(x: list, y: list, max_points: int = MAX_POINTS) -> tuple[list, list]:
-    """Bucket means, keeping the last point exact so the curve ends where training is."""
-    if len(x) <= max_points:
-        return list(x), list(y)
-    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    buckets = np.array_split(np.arange(len(xs)), max_points - 1)
-    mean_x = [float(xs[b].mean()) for b in buckets[:-1]] + [float(xs[buckets[-1]].mean()), float(xs[-1])]
-    mean_y = [float(ys[b].mean()) for b in buckets[:-1]] + [float(ys[buckets[-1]].mean()), float(ys[-1])]
-    return mean_x, mean_y
 
 
 @dataclass

@@ -282,7 +282,7 @@ class RunStore:
                 max_points: int | None = None) -> dict[str, dict[str, list]]:
         """{name: {"step": [...], "epoch": [...], "value": [...]}} in step order.
 
-        With ``max_points``, a longer series comes back as about that many bucket means
+        With ``max_points``, a longer series comes back as at most that many bucket means
         (computed by SQLite, so a 10,000-point curve costs a live refresh a few ms) plus
         its exact last point, so the curve ends where training is.
         """
@@ -294,7 +294,8 @@ class RunStore:
         series: dict[str, dict[str, list]] = {}
         with self._db() as db:
             for name, count, last_step in db.execute(query + " GROUP BY name ORDER BY name", args).fetchall():
-                width = 1 if not max_points or count <= max_points else -(-last_step // max_points)
+                # at most max_points - 1 buckets, plus the exact last point below
+                width = 1 if not max_points or count <= max_points else -(-last_step // max(1, max_points - 1))
                 rows = db.execute(
                     "SELECT AVG(step), AVG(epoch), AVG(value) FROM metrics WHERE run_id = ? AND name = ?"
                     " GROUP BY (step - 1) / ? ORDER BY MIN(step)", (run_id, name, width)).fetchall()

@@ -109,3 +109,16 @@ def test_a_store_made_before_the_origin_column_is_upgraded(tmp_path):
     store = RunStore(tmp_path)
     run_id = store.create_run(TrainConfig().validate().to_dict(), origin="replay")
     assert store.get(run_id).origin == "replay"
+
+
+def test_long_curves_come_back_bucketed_with_the_exact_last_point(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.create_run(TrainConfig().validate().to_dict())
+    store.append_metrics(run_id, [("loss", step, step / 100, float(step)) for step in range(1, 10_001)])
+    series = store.metrics(run_id, ("loss",), max_points=400)["loss"]
+    assert 300 <= len(series["value"]) <= 400
+    assert series["step"][-1] == 10_000 and series["value"][-1] == 10_000.0
+    width = 10_000 // 399 + 1  # steps per bucket
+    assert series["value"][0] == pytest.approx(sum(range(1, width + 1)) / width)
+    assert series["step"] == sorted(series["step"])
+    assert len(store.metrics(run_id, ("loss",))["loss"]["value"]) == 10_000  # no max_points: every row
