@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.data import DIGIT_CLASSES, EMBEDDED, DigitData, default_data_dir, from_arrays, stratified_split  # noqa: F401
+from core.data import DIGIT_CLASSES, EMBEDDED, DigitData, default_data_dir, from_arrays, stratified_split  # noqa: F401 - default_data_dir re-exported
 from core.guide_format import GuideDigits, Progress, read_guide
 from core.safe_zip import (DEFAULT_LIMITS, ArchiveLimits, DatasetError, check_archive_size, format_bytes, open_path,
                            open_zip)

@@ -1,8 +1,9 @@
 """The Train page's settings form: presets, widgets, and keeping the choices across pages."""
 import streamlit as st
 
+from core.data import default_data_dir
 from core.devices import list_devices
-from core.sources import default_data_dir, list_datasets
+from core.sources import list_datasets
 from core.train import OPTIMIZERS, PRESETS, SAMPLINGS, SCHEDULES, TrainConfig
 
 PRESET_FIELDS = ("model", "hidden", "channels", "activation", "dropout", "optimizer", "lr", "batch_size", "epochs",
