@@ -304,19 +304,32 @@ def read_guide(archive: Archive, progress: Progress | None = None) -> GuideDigit
                        tuple(test_names), tuple(notes))
 
 
+def fixed_time_entry(name: str) -> zipfile.ZipInfo:
+    """A zip entry stamped with a fixed time, so the same files always zip to the same bytes."""
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
+
+
 def example_archive(images: torch.Tensor, labels: torch.Tensor, n_test: int) -> bytes:
-    """A zip in the guide's layout: the first len-n_test digits labelled, the last n_test to predict."""
+    """A zip in the guide's layout: the first len-n_test digits labelled, the last n_test to predict.
+
+    Byte-for-byte reproducible (no clock in it), so importing a downloaded copy twice finds the
+    same cached dataset rather than making a second one.
+    """
     n_train = len(images) - n_test
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w") as archive:
         train_rows = ["filename,label"] + [f"{i}.png,{int(labels[i])}" for i in range(n_train)]
-        archive.writestr("train.csv", "\n".join(train_rows) + "\n")
-        archive.writestr("test.csv", "\n".join(["filename"] + [f"{i}.png" for i in range(n_train, len(images))]) + "\n")
+        archive.writestr(fixed_time_entry("train.csv"), "\n".join(train_rows) + "\n")
+        archive.writestr(fixed_time_entry("test.csv"),
+                         "\n".join(["filename"] + [f"{i}.png" for i in range(n_train, len(images))]) + "\n")
         for i, image in enumerate(images):
             png = io.BytesIO()
             Image.fromarray(image.numpy()).save(png, format="PNG")
             folder = "Images/train" if i < n_train else "Images/test"
-            archive.writestr(f"{folder}/{i}.png", png.getvalue())
+            archive.writestr(fixed_time_entry(f"{folder}/{i}.png"), png.getvalue())
     return buffer.getvalue()
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from core.data import embedded_digits
+from core.guide_format import fixed_time_entry
 
 TORCHVISION_FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 
@@ -65,10 +66,13 @@ def guide_files(n_train: int = 30, n_test: int = 8, *, root: str = "", folder: s
 
 
 def zip_bytes(files: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """The same files always give the same bytes (fixed timestamps), so two calls hash alike."""
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression) as archive:
+    with zipfile.ZipFile(out, "w") as archive:
         for name, data in files.items():
-            archive.writestr(name, data)  # names are kept as given, even "../x" or "/x"
+            info = fixed_time_entry(name)  # names are kept as given, even "../x" or "/x"
+            info.compress_type = compression
+            archive.writestr(info, data)
     return out.getvalue()
 
 

@@ -1,5 +1,6 @@
 """The guide's format as found in the wild: layouts, headers, colour modes, sizes, polarity."""
 import io
+import time
 
 import numpy as np
 import pytest
@@ -97,3 +98,12 @@ def test_example_archive_round_trips():
     assert torch.equal(digits_read.images, images[:20]) and torch.equal(digits_read.labels, labels[:20])
     assert torch.equal(digits_read.predict_images, images[20:])
     assert digits_read.predict_names == tuple(f"{i}.png" for i in range(20, 30))
+
+
+def test_the_example_archive_downloaded_an_hour_apart_is_the_same_file(monkeypatch):
+    """Same digits, same bytes: importing two downloads of it finds one cached dataset, not two."""
+    images, labels = torch.from_numpy(TRAIN_IMAGES), torch.from_numpy(TRAIN_LABELS)
+    first = example_archive(images, labels, n_test=10)
+    later = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert example_archive(images, labels, n_test=10) == first
