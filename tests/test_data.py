@@ -44,6 +44,8 @@ def test_normalize_matches_mnist_statistics():
     x = normalize(images[:1000])
     assert x.shape == (1000, 1, 28, 28) and x.dtype == torch.float32
     assert abs(x.mean().item()) < 0.15 and abs(x.std().item() - 1) < 0.15
+    expected = (images[:1000].double() / 255 - 0.1307) / 0.3081  # the textbook formula, in float64
+    assert torch.allclose(x.squeeze(1).double(), expected, atol=1e-5)
 
 
 def test_fast_reader_matches_mlxtends_own_loader():
