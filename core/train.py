@@ -234,10 +234,10 @@ def make_scheduler(config: TrainConfig, optimizer, total_steps: int):
 def augment_batch(x: torch.Tensor, randoms: torch.Tensor) -> torch.Tensor:
     """Random shift (±2 px), rotation (±10°) and scale (±10 %) per digit.
 
-    x is (B, 1, 28, 28); randoms is (3, B) uniform in [0, 1), drawn by the caller so that
-    every process of a distributed run consumes its generator identically.
+    x is (B, 1, 28, 28); randoms is (3, B) uniform in [0, 1) on x's device, drawn by the caller
+    so that every process of a distributed run consumes its generator identically.
     """
-    angle, scale, shift = (randoms * 2 - 1).to(x.device)
+    angle, scale, shift = randoms * 2 - 1
     angle, scale, shift_y = angle * math.pi / 18, 1 + 0.1 * scale, torch.roll(shift, 1) * 2 / 14
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos, -sin, shift * 2 / 14], 1), torch.stack([sin, cos, shift_y], 1)], 1)
@@ -381,8 +381,12 @@ class Trainer:
         correct = torch.zeros((), device=self.device, dtype=torch.int64)
         window_steps, seen, local_seen = 0, 0, 0
         order = torch.cat(batches(self.n, config.batch_size, config.sampling, self.generator)).to(self.device)
-        for chunk in order.split(config.batch_size):
-            randoms = torch.rand(3, len(chunk), generator=self.generator) if config.augment else None
+        # The augmentation's random numbers for the whole epoch, drawn and moved once: no per-batch
+        # host-to-device copy on a GPU, and every process of a distributed run draws the same ones.
+        epoch_randoms = (torch.rand(3, len(order), generator=self.generator).to(self.device)
+                         if config.augment else None)
+        for chunk, start in zip(order.split(config.batch_size), range(0, len(order), config.batch_size)):
+            randoms = epoch_randoms[:, start:start + len(chunk)] if epoch_randoms is not None else None
             seen, self.step, self.steps_this_run = seen + len(chunk), self.step + 1, self.steps_this_run + 1
             if len(chunk) < self.world:
                 continue  # a last sliver smaller than the number of processes; every rank skips it alike
