@@ -1,6 +1,7 @@
 """What the dashboard costs: a live-view refresh, opening Inspect, Start → first metric, memory, imports."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import statistics
@@ -301,6 +302,20 @@ def sample_until_finished(store: RunStore, run_id: str, server_pid: int, worker_
     raise TimeoutError(f"the default run {run_id} did not finish within {timeout_s:.0f} s")
 
 
+def peak_memory_with(python: str, root: Path, timeout_s: float = 900.0) -> dict:
+    """``peak_memory`` measured under another interpreter (a venv with the CPU-only torch wheel, say).
+
+    Server and worker both run on that interpreter, since each starts with ``sys.executable``.
+    """
+    done = subprocess.run([python, "-m", "benchmarks.dashboard_costs", "peak-memory", str(root)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=timeout_s)
+    if done.returncode != 0:
+        raise RuntimeError(f"{python} could not measure memory:\n{done.stderr[-2000:]}")
+    version = subprocess.run([python, "-c", "import torch; print(torch.__version__)"], capture_output=True,
+                             text=True, timeout=120).stdout.strip()
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "torch": version}
+
+
 # -- import of a guide-format zip ----------------------------------------------------------------
 
 
@@ -315,3 +330,9 @@ def import_speed(n_images: int) -> dict:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+if __name__ == "__main__":  # python -m benchmarks.dashboard_costs peak-memory ROOT: one JSON line
+    if sys.argv[1:2] != ["peak-memory"] or len(sys.argv) != 3:
+        raise SystemExit("usage: python -m benchmarks.dashboard_costs peak-memory ROOT")
+    print(json.dumps(peak_memory(Path(sys.argv[2]), TrainConfig().validate())))
