@@ -5,7 +5,8 @@
 - ``mnist``, ``fashion-mnist``, ``kmnist``: torchvision's files under ``<data_dir>/<Class>/raw/``.
   Loading never touches the network; ``download_torchvision`` does, and only when called.
 - ``upload:<12 hex>``: a guide-format archive decoded earlier, cached as
-  ``<data_dir>/cache/<sha256>.pt`` (plain tensors and lists, loaded with ``weights_only=True``).
+  ``<data_dir>/cache/<sha256>.pt`` (plain tensors and lists, loaded with ``weights_only=True``);
+  ``delete_upload`` removes one.
 - a path to a guide-format ``.zip`` or unpacked folder: decoded once, then cached the same way.
 """
 from __future__ import annotations
@@ -128,14 +129,39 @@ def read_cache_file(path: Path, mmap: bool = False) -> dict:
     return payload
 
 
+def cache_entries(name: str, data_dir: Path) -> list[Path]:
+    """The ``<sha256>.pt`` files listed as ``upload:<12 hex>`` (normally one); none for any other name."""
+    prefix = name.removeprefix(UPLOAD_PREFIX) if name.startswith(UPLOAD_PREFIX) else ""
+    if not re.fullmatch(r"[0-9a-f]{12}", prefix):  # also keeps crafted names inside the cache folder
+        return []
+    return sorted(path for path in cache_dir(data_dir).glob(f"{prefix}*.pt")
+                  if re.fullmatch(r"[0-9a-f]{64}", path.stem))
+
+
 def find_cache(name: str, data_dir: Path) -> Path:
     """The cache file of ``upload:<12 hex>``."""
-    prefix = name[len(UPLOAD_PREFIX):]
-    matches = sorted(cache_dir(data_dir).glob(f"{prefix}*.pt")) if re.fullmatch(r"[0-9a-f]{12}", prefix) else []
+    matches = cache_entries(name, data_dir)
     if not matches:
         raise DatasetError(f"No cached upload called {name!r} in {cache_dir(data_dir)}. "
                            "Upload the archive again on the Data page (or pass its path).")
     return matches[0]
+
+
+def delete_upload(name: str, data_dir: Path) -> None:
+    """Remove the cache file of ``upload:<12 hex>``; runs trained on it stay in the run store.
+
+    Only ``<sha256>.pt`` files directly in ``<data_dir>/cache`` are removed; any other name is
+    refused with a DatasetError, and nothing is touched.
+    """
+    if not name.startswith(UPLOAD_PREFIX):
+        raise DatasetError(f"{name!r} is not an uploaded dataset, so it cannot be deleted here: only uploads "
+                           f"({UPLOAD_PREFIX}…) can. Pick an upload on the Data page.")
+    paths = [path for path in cache_entries(name, data_dir) if not path.is_dir()]
+    if not paths:
+        raise DatasetError(f"No uploaded dataset called {name!r} in {cache_dir(data_dir)}, so there is nothing "
+                           "to delete (it may have been deleted already). Pick one the Data page lists.")
+    for path in paths:  # list_datasets lists each under this name
+        path.unlink(missing_ok=True)  # another session may have deleted it a moment ago
 
 
 def load_cached(name: str, data_dir: Path) -> dict:

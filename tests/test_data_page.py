@@ -5,6 +5,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import sources
+from core.safe_zip import DatasetError
+from dashboard.common import dataset
 from tests.helpers_archives import guide_files, place_torchvision, zip_bytes
 
 PAGE = str(Path(__file__).resolve().parents[1] / "dashboard/app_pages/data.py")
@@ -86,3 +88,54 @@ def test_uploading_a_hostile_zip_shows_the_reason_and_keeps_nothing(data_dir):
         "Re-create the archive with plain relative paths."]
     assert metrics(at)["Labelled digits"] == "5,000"  # still on the embedded set
     assert not data_dir.exists()
+
+
+def test_an_upload_can_be_deleted_after_confirming(data_dir):
+    name = sources.import_archive(zip_bytes(guide_files(40, 9)), "my-digits.zip", data_dir)
+    at = open_page()
+    assert not at.checkbox and not at.button  # the embedded set offers no delete
+    at.selectbox(key="data_dataset").set_value(name).run()
+    delete = at.button(key="data_delete")
+    assert delete.label == "Delete this dataset" and delete.disabled  # not before confirming
+    at.checkbox(key=f"data_delete_sure_{name}").check().run()
+    assert at.checkbox(key=f"data_delete_sure_{name}").label == f"Yes, delete {name}"
+    at.button(key="data_delete").click().run()
+    assert not at.exception and not at.error
+    assert [success.value for success in at.success] == [f"Deleted {name}; runs trained on it are still listed."]
+    assert not any("my-digits.zip" in option for option in at.selectbox(key="data_dataset").options)
+    assert at.session_state["data_dataset"] == "embedded" and metrics(at)["Labelled digits"] == "5,000"
+    assert [n for n, _ in sources.list_datasets(data_dir)] == ["embedded"]
+    assert list((data_dir / "cache").iterdir()) == []
+    with pytest.raises(DatasetError, match="No cached upload"):
+        dataset(name, 0.1, str(data_dir))  # no page keeps a loaded copy
+    at.run()
+    assert not at.success  # said once
+
+
+def test_deleting_an_upload_just_uploaded_does_not_import_it_again(data_dir):
+    at = open_page()
+    at.file_uploader(key="data_upload").set_value(("mine.zip", zip_bytes(guide_files(40, 9)), "application/zip"))
+    at.run()
+    name = at.session_state["data_dataset"]
+    at.checkbox(key=f"data_delete_sure_{name}").check().run()
+    at.button(key="data_delete").click().run()
+    assert not at.exception and not at.error
+    assert [success.value for success in at.success] == [f"Deleted {name}; runs trained on it are still listed."]
+    at.run()
+    assert not at.success and list((data_dir / "cache").iterdir()) == []  # the uploader still holds the file
+
+
+def test_a_refused_delete_shows_the_reason_and_keeps_the_upload(data_dir, monkeypatch):
+    name = sources.import_archive(zip_bytes(guide_files(40, 9)), "my-digits.zip", data_dir)
+
+    def refuse(name, data_dir):
+        raise DatasetError(f"No uploaded dataset called {name!r}: nothing to delete.")
+
+    monkeypatch.setattr(sources, "delete_upload", refuse)
+    at = open_page()
+    at.selectbox(key="data_dataset").set_value(name).run()
+    at.checkbox(key=f"data_delete_sure_{name}").check().run()
+    at.button(key="data_delete").click().run()
+    assert not at.exception and not at.success
+    assert [error.value for error in at.error] == [f"No uploaded dataset called {name!r}: nothing to delete."]
+    assert at.session_state["data_dataset"] == name and metrics(at)["Labelled digits"] == "40"

@@ -220,6 +220,64 @@ def test_damaged_cache_says_delete_and_reimport(data_dir):
     assert len(load_dataset(name, 0.1, data_dir).labels) == 30
 
 
+def test_a_deleted_upload_is_gone_and_can_be_imported_again(tmp_path, data_dir):
+    archive, other = zip_bytes(good()), zip_bytes(guide_files(20, 5))
+    name = sources.import_archive(archive, "digits.zip", data_dir)
+    kept = sources.import_archive(other, "other.zip", data_dir)
+    place_torchvision(data_dir, "mnist")
+    stray = data_dir / "cache" / f"{name.removeprefix('upload:')}-notes.pt"  # not a cache entry: never touched
+    stray.write_bytes(b"mine")
+    (tmp_path / "outside.pt").write_bytes(b"not data")
+    before, outside = files_under(data_dir), files_under(tmp_path)
+    gone = f"cache/{hashlib.sha256(archive).hexdigest()}.pt"
+    sources.delete_upload(name, data_dir)
+    assert files_under(data_dir) == [f for f in before if f != gone]  # exactly one file went
+    assert sorted(files_under(tmp_path)) == sorted(f for f in outside if f != f"data/{gone}")
+    assert [n for n, _ in sources.list_datasets(data_dir)] == ["embedded", "mnist", kept]
+    with pytest.raises(DatasetError, match="No cached upload called"):
+        load_dataset(name, 0.1, data_dir)
+    with pytest.raises(DatasetError, match="nothing to delete .*deleted already"):
+        sources.delete_upload(name, data_dir)  # twice: a clear refusal, not a crash
+    assert sources.import_archive(archive, "digits.zip", data_dir) == name  # decoded and cached again
+    assert len(load_dataset(name, 0.1, data_dir).labels) == 30
+    assert files_under(data_dir) == before
+
+
+@pytest.mark.parametrize("name, fragments", [
+    ("embedded", ["'embedded' is not an uploaded dataset", "only uploads (upload:…) can"]),
+    ("mnist", ["'mnist' is not an uploaded dataset", "Pick an upload on the Data page"]),
+    ("../cache", ["'../cache' is not an uploaded dataset"]),
+    ("upload:0123456789ab", ["No uploaded dataset called 'upload:0123456789ab' in", "nothing to delete"]),
+    ("upload:../../etc", ["No uploaded dataset called 'upload:../../etc'"]),
+    ("upload:../MNIST/raw/*", ["No uploaded dataset called"]),
+    ("upload:*", ["No uploaded dataset called 'upload:*'"]),
+    ("upload:", ["No uploaded dataset called 'upload:'"]),
+    ("UPLOAD", ["is not an uploaded dataset"]),
+])
+def test_deleting_anything_but_an_existing_upload_is_refused(data_dir, name, fragments):
+    upload = sources.import_archive(zip_bytes(good()), "digits.zip", data_dir)
+    place_torchvision(data_dir, "mnist")
+    before = files_under(data_dir)
+    with pytest.raises(DatasetError) as caught:
+        sources.delete_upload(name, data_dir)
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+    assert files_under(data_dir) == before
+    assert upload in [n for n, _ in sources.list_datasets(data_dir)]
+
+
+def test_deleting_an_upload_needs_a_real_cache_entry(data_dir):
+    """A file that only looks like one (not <sha256>.pt) is refused rather than removed."""
+    (data_dir / "cache").mkdir(parents=True)
+    (data_dir / "cache" / "0123456789ab-mine.pt").write_bytes(b"mine")
+    (data_dir / "cache" / f"{'a' * 64}.pt").mkdir()  # a folder, not a file
+    before = files_under(data_dir)
+    for name in ("upload:0123456789ab", f"upload:{'a' * 12}"):
+        with pytest.raises(DatasetError, match="nothing to delete"):
+            sources.delete_upload(name, data_dir)
+    assert files_under(data_dir) == before
+
+
 @pytest.mark.parametrize("name, packed", [("mnist", False), ("fashion-mnist", False), ("kmnist", True)])
 def test_torchvision_files_placed_by_hand_load_without_network(data_dir, no_network, name, packed):
     place_torchvision(data_dir, name, n_train=40, n_test=15, packed=packed)

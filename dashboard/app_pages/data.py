@@ -47,10 +47,29 @@ def upload_section() -> None:
     if upload is not None and result and result[0] == upload.file_id:
         if result[2]:
             st.error(result[2])
-        else:
+        elif result[1]:  # None once that upload was deleted
             st.success(f"Imported {upload.name} as {result[1]}; the Train page lists it too.")
     st.download_button("Download an example zip (200 digits)", example_zip(), file_name="digits-example.zip",
                        mime="application/zip", key="data_example")
+
+
+def delete_section(name: str) -> None:
+    """An upload can be deleted, after a confirmation; runs trained on it stay in the run store."""
+    sure = st.checkbox(f"Yes, delete {name}", key=f"data_delete_sure_{name}",
+                       help="Removes its decoded copy from the cache; runs trained on it keep their results.")
+    if not st.button("Delete this dataset", key="data_delete", disabled=not sure):
+        return
+    try:
+        sources.delete_upload(name, DATA_DIR)
+    except DatasetError as error:
+        st.error(str(error))
+        return
+    dataset.clear()  # every page's loaded copies; the others reload cheaply
+    result = st.session_state.get("data_upload_result")
+    if result and result[1] == name:  # the uploader still holds the file: keep it from importing it again
+        st.session_state["data_upload_result"] = (result[0], None, None)
+    st.session_state["data_deleted"] = name  # said on the rerun, which no longer lists it
+    st.rerun()
 
 
 def offer_download(name: str) -> None:
@@ -111,6 +130,11 @@ if st.session_state.get("data_dataset") not in choices:
     st.session_state["data_dataset"] = "embedded"
 picker, uploader = st.columns([2, 3])
 selected = picker.selectbox("Dataset", list(choices), format_func=choices.get, key="data_dataset")
+with picker:
+    if "data_deleted" in st.session_state:
+        st.success(f"Deleted {st.session_state.pop('data_deleted')}; runs trained on it are still listed.")
+    if selected.startswith(sources.UPLOAD_PREFIX):
+        delete_section(selected)
 with uploader:
     upload_section()
 
