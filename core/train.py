@@ -8,9 +8,12 @@ to the run store, which the dashboard polls.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
@@ -26,6 +29,7 @@ from core.models import ACTIVATIONS, MODELS, build_model, count_parameters
 OPTIMIZERS = ("sgd", "sgd-momentum", "adam", "adamw", "rmsprop")
 SAMPLINGS = ("shuffle", "replacement")
 SCHEDULES = ("constant", "cosine", "onecycle")
+PRECISIONS = ("fp32", "bf16")  # bf16: autocast of forward + loss; weights and optimizer stay fp32
 PRESET_HIDDEN = {"mlp": (50,), "cnn": (64,)}
 # Guessing uniformly over 10 classes costs ln(10) = 2.3; a window mean 20x that means the
 # weights blew up (seen with lr=10: 1e5 within two steps), even while the loss stays finite.
@@ -55,6 +59,8 @@ class TrainConfig:
     device: str = "auto"  # "auto", "cpu", "cuda:0", ..., "mps"
     threads: int = 0  # CPU threads; 0 = choose for this model on this machine
     log_every: int = 10  # steps between points on the loss curve
+    precision: str = "fp32"  # "bf16": forward and loss under bfloat16 autocast (fast on recent GPUs)
+    compile: bool = False  # torch.compile the model: slow first steps, then faster ones (mostly on a GPU)
     data_dir: str = ""  # datasets and caches; "" = $DIGITLAB_DATA_DIR or ./data
 
     def validate(self) -> "TrainConfig":
@@ -88,6 +94,9 @@ class TrainConfig:
         _check_choice("device", self.device, tuple(devices))
         _check_int("threads", self.threads, 0, 256)
         _check_int("log_every", self.log_every, 1, 10_000)
+        _check_choice("precision", self.precision, PRECISIONS)
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"compile must be true or false, got {self.compile!r}")
         if not isinstance(self.dataset, str) or not self.dataset.strip():
             raise ValueError("dataset must name a dataset (e.g. 'embedded') or a guide-format zip/folder")
         return replace(self, hidden=tuple(int(h) for h in hidden), channels=tuple(int(c) for c in channels),
@@ -264,6 +273,16 @@ def auto_threads(config: TrainConfig, data: DigitData) -> int:
         return choose_threads(config.model, probe=lambda n: time_steps(step, n), cores=cpu_count())
 
 
+def mixed_precision(precision: str, device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
+    """A factory of the context the forward pass runs in: bfloat16 autocast, or nothing for fp32."""
+    if precision == "fp32":
+        return contextlib.nullcontext
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"precision bf16 needs a GPU with bfloat16 support; {torch.cuda.get_device_name(device)} "
+                         "has none. Choose precision fp32.")
+    return functools.partial(torch.autocast, device.type, dtype=torch.bfloat16)
+
+
 def distributed_context() -> tuple[int, int]:
     """(rank, world size); joins the process group when started by ``torchrun`` with several processes."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -306,9 +325,14 @@ class Trainer:
         self.model = build_model(config.model, config.hidden, config.channels, config.activation,
                                  config.dropout).to(device, memory_format=self.memory_format)
         self.optimizer = make_optimizer(config, self.model.parameters())
-        self.net = self.model  # what the loop calls; a DDP wrapper when distributed
+        self.net = self.model  # what the loop calls; a DDP wrapper when distributed, compiled on request
         if self.world > 1:
             self.net = nn.parallel.DistributedDataParallel(self.model)
+        if config.compile:
+            # Compiles on the first batch (tens of seconds on a CPU, which needs a C++ compiler) and
+            # once more for an epoch's smaller last batch. Evaluation and checkpoints use self.model.
+            self.net = torch.compile(self.net)
+        self.autocast = mixed_precision(config.precision, device)
         # Data lives on the training device once; batches are index slices, no per-batch copies.
         self.split = {name: tuple(t.to(device) for t in data.split(name)) for name in ("train", "val", "test")}
         self.n = len(self.split["train"][1])
@@ -398,8 +422,9 @@ class Trainer:
                 x = augment_batch(x, randoms[:, self.rank::self.world])
             if self.memory_format is torch.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            logits = self.net(x)
-            loss = F.cross_entropy(logits, y)
+            with self.autocast():
+                logits = self.net(x)
+                loss = F.cross_entropy(logits, y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -500,6 +525,8 @@ FLAG_HELP = {
     "schedule": ", ".join(SCHEDULES),
     "device": "auto, cpu, cuda:N or mps",
     "threads": "CPU threads; 0 = choose automatically",
+    "precision": "fp32, or bf16 (bfloat16 autocast of the forward pass; fast on recent GPUs)",
+    "compile": "torch.compile the model (slow first steps; a C++ compiler on CPU)",
 }
 
 

@@ -99,6 +99,9 @@ def failure_message(exc: BaseException, store: RunStore) -> str:
                 "Free disk space or make the runs folder writable, then resume from the last checkpoint.")
     if isinstance(exc, KeyboardInterrupt):
         return "Interrupted."
+    if type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
+        return (f"torch.compile failed: {text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__}. "
+                "Train without compile; on a CPU, compile also needs a working C++ compiler (gcc or clang).")
     return f"{type(exc).__name__}: {text}"
 
 

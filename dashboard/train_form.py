@@ -4,7 +4,7 @@ import streamlit as st
 from core.data import default_data_dir
 from core.devices import list_devices
 from core.sources import list_datasets
-from core.train import OPTIMIZERS, PRESETS, SAMPLINGS, SCHEDULES, TrainConfig
+from core.train import OPTIMIZERS, PRECISIONS, PRESETS, SAMPLINGS, SCHEDULES, TrainConfig
 
 PRESET_FIELDS = ("model", "hidden", "channels", "activation", "dropout", "optimizer", "lr", "batch_size", "epochs",
                  "sampling", "augment", "schedule")
@@ -20,7 +20,8 @@ def widget_values(config: TrainConfig) -> dict:
 
 GUIDE_PRESET, CNN_PRESET = widget_values(PRESETS["guide-mlp"]), widget_values(PRESETS["small-cnn"])
 DEFAULTS = {**GUIDE_PRESET, "train_weight_decay": 0.0, "train_val_fraction": 0.1,
-            "train_seed": 0, "train_device": "auto", "train_threads": 0, "train_dataset": "embedded"}
+            "train_seed": 0, "train_device": "auto", "train_threads": 0, "train_dataset": "embedded",
+            "train_precision": "fp32", "train_compile": False}
 
 
 def remember() -> None:
@@ -72,6 +73,13 @@ def settings() -> dict:
         right.number_input("CPU threads (0 = auto)", 0, 256, key="train_threads")
         left.number_input("Seed", 0, 2**31 - 1, key="train_seed")
         right.checkbox("Augment (shift/rotate)", key="train_augment")
+        left.selectbox("Precision", PRECISIONS, key="train_precision",
+                       help="bf16: the forward pass under bfloat16 autocast, weights kept in fp32. Fast on recent "
+                            "GPUs; on most CPUs slower than fp32")
+        right.checkbox("torch.compile", key="train_compile",
+                       help="Compile the model first: the first steps take tens of seconds, later ones run "
+                            "faster, mostly on a GPU. On a CPU it needs a C++ compiler")
     names = ("dataset", "model", "hidden", "channels", "activation", "dropout", "optimizer", "lr", "weight_decay",
-             "batch_size", "epochs", "val_fraction", "sampling", "schedule", "seed", "device", "threads", "augment")
+             "batch_size", "epochs", "val_fraction", "sampling", "schedule", "seed", "device", "threads", "augment",
+             "precision", "compile")
     return {name: st.session_state[f"train_{name}"] for name in names} | {"data_dir": str(default_data_dir().resolve())}

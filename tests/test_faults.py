@@ -139,6 +139,18 @@ def test_out_of_memory_fails_cleanly_with_a_hint(tmp_path):
     assert run.status == "failed" and "smaller batch size" in run.error
 
 
+def test_torch_compile_without_a_cpp_compiler_fails_cleanly_with_a_hint(tmp_path):
+    env = {**os.environ, "CXX": str(tmp_path / "no-such-g++"),  # inductor's CPU backend finds no compiler
+           "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")}  # and no kernel compiled earlier to reuse
+    done = subprocess.run(
+        [sys.executable, "-m", "core.train", "--compile", "--epochs", "1", "--threads", "1",
+         "--runs-dir", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    [run] = RunStore(tmp_path).list_runs()
+    assert run.status == "failed"
+    assert run.error.startswith("torch.compile failed") and "Train without compile" in run.error, run.error
+
+
 def test_bad_hyperparameters_through_the_config_file_door_create_no_run(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"lr": "fast"}))
     done = subprocess.run([sys.executable, "-m", "core.train", "--config", str(tmp_path / "config.json"),

@@ -57,7 +57,8 @@ def plain_loop(config: TrainConfig, data) -> dict:
     images, labels = data.split("train")
     for _ in range(config.epochs):
         for index in torch.randperm(len(labels), generator=generator).split(config.batch_size):
-            loss = F.cross_entropy(model(normalize(images[index])), labels[index])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+                loss = F.cross_entropy(model(normalize(images[index])), labels[index])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -71,6 +72,32 @@ def test_trainer_weights_match_a_plain_loop(data):
     expected = plain_loop(config, data)
     for name, value in expected.items():
         torch.testing.assert_close(recorder.state[name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_bf16_autocast_trains_like_a_plain_bf16_loop_and_unlike_fp32(data):
+    config = TrainConfig(epochs=2, seed=3, precision="bf16", threads=1)
+    recorder = Recorder()
+    result = train(config, (recorder,), data=data)
+    bf16, fp32 = plain_loop(config, data), plain_loop(TrainConfig(epochs=2, seed=3), data)
+    for name, value in bf16.items():
+        torch.testing.assert_close(recorder.state[name], value, rtol=1e-5, atol=1e-6)
+        assert recorder.state[name].dtype == torch.float32  # master weights stay fp32
+    assert any(not torch.allclose(recorder.state[name], fp32[name], atol=1e-4) for name in fp32)  # bf16 did happen
+    assert result.val_accuracy >= 0.85
+
+
+def test_torch_compile_trains_the_same_weights_as_eager(data):
+    # batch 120 divides the 3,600 training digits: one compilation, no recompile for a short last batch
+    from torch._dynamo.utils import counters
+
+    config = TrainConfig(epochs=1, seed=3, batch_size=120, compile=True, threads=1)
+    recorder = Recorder()
+    counters.clear()
+    result = train(config, (recorder,), data=data)
+    assert result.status == "completed"
+    assert counters["stats"]["unique_graphs"] >= 1  # dynamo really captured the model
+    for name, value in plain_loop(config, data).items():
+        torch.testing.assert_close(recorder.state[name], value, rtol=1e-4, atol=1e-5)
 
 
 def test_stop_request_is_honoured_within_a_batch_and_keeps_the_weights(data):
@@ -120,6 +147,8 @@ def test_cnn_with_augmentation_and_schedule_learns(data):
     ("val_fraction", 0.9, "val_fraction must be from 0 to 0.5"),
     ("device", "cuda:7", "device must be one of auto, cpu"),
     ("dropout", 1.0, "dropout must be from 0 to 0.9"),
+    ("precision", "fp16", "precision must be one of fp32, bf16"),
+    ("compile", "yes", "compile must be true or false"),
 ])
 def test_bad_config_values_name_the_field_and_the_allowed_range(field, value, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):

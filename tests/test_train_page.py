@@ -57,3 +57,14 @@ def test_cnn_preset_button_fills_the_form(runs_dir):
     at.button(key="train_preset_cnn").click().run()
     assert at.selectbox(key="train_model").value == "cnn"
     assert at.checkbox(key="train_augment").value is True
+
+
+def test_bf16_chosen_in_more_settings_reaches_the_worker(runs_dir):
+    at = open_page()
+    at.selectbox(key="train_precision").select("bf16").run()
+    at.number_input(key="train_epochs").set_value(1).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    [run] = RunStore(runs_dir).list_runs()
+    assert run.config["precision"] == "bf16" and run.config["compile"] is False
+    assert wait_for_finish(RunStore(runs_dir), run.id) == "completed"
