@@ -7,6 +7,7 @@ import pandas as pd
 
 from core.live import MAX_POINTS
 from core.runs import Run, RunStore
+from core.train import TrainConfig
 
 TABLE_COLUMNS = ("id", "name", "status", "created", "duration_s", "dataset", "model", "hidden", "optimizer", "lr",
                  "batch_size", "epochs", "device", "best_val_accuracy", "val_accuracy", "test_accuracy", "tags",
@@ -97,10 +98,16 @@ def legend_label(config: dict, fields: list[str]) -> str:
     return ", ".join(f"{name}={format_value(config.get(name))}" for name in fields)
 
 
+def with_defaults(config: dict) -> dict:
+    """A stored config with the fields added since it was stored, at the defaults it trained with."""
+    return {**TrainConfig().to_dict(), **config}
+
+
 def trace_labels(runs: list[Run]) -> dict[str, str]:
     """A legend entry per run naming the settings that differ; the run name where none do or labels clash."""
-    fields = differing_fields([run.config for run in runs], ignore=LEGEND_IGNORES)
-    labels = {run.id: legend_label(run.config, fields) or run.name for run in runs}
+    configs = {run.id: with_defaults(run.config) for run in runs}
+    fields = differing_fields(list(configs.values()), ignore=LEGEND_IGNORES)
+    labels = {run.id: legend_label(configs[run.id], fields) or run.name for run in runs}
     counts = pd.Series(list(labels.values())).value_counts()
     return {run.id: labels[run.id] if counts[labels[run.id]] == 1 or labels[run.id] == run.name
             else f"{labels[run.id]} · {run.name}" for run in runs}
@@ -125,12 +132,13 @@ def column_names(runs: list[Run]) -> list[str]:
 
 def config_diff_table(runs: list[Run]) -> pd.DataFrame:
     """Config fields as rows, one column per run (values as text), and a boolean ``differs`` column."""
-    configs = [run.config for run in runs]
+    configs = [with_defaults(run.config) for run in runs]
     fields: list[str] = []
     for config in configs:
         fields += [name for name in config if name not in fields]
-    table = pd.DataFrame({heading: [format_value(run.config.get(name)) for name in fields]
-                          for heading, run in zip(column_names(runs), runs)}, index=pd.Index(fields, name="field"))
+    table = pd.DataFrame({heading: [format_value(config.get(name)) for name in fields]
+                          for heading, config in zip(column_names(runs), configs)},
+                         index=pd.Index(fields, name="field"))
     differing = set(differing_fields(configs))
     table["differs"] = [name in differing for name in fields]
     return table

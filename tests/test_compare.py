@@ -92,6 +92,18 @@ def test_config_diff_table_marks_exactly_the_differing_fields(two_runs):
     assert diff.loc["lr", "slow"] == "0.001" and diff.loc["lr", "fast"] == "0.01"
 
 
+def test_a_run_stored_before_a_field_existed_compares_at_that_fields_default(tmp_path):
+    store = RunStore(tmp_path)
+    old = store.create_run({k: v for k, v in TrainConfig().validate().to_dict().items()
+                            if k not in ("precision", "compile")}, name="old")  # as stored before bf16/compile
+    new = store.create_run(TrainConfig(lr=0.01).validate().to_dict(), name="new")
+    runs = [store.get(old), store.get(new)]
+    diff = compare.config_diff_table(runs)
+    assert list(diff.index[diff["differs"]]) == ["lr"]
+    assert diff.loc["precision", "old"] == "fp32"
+    assert compare.trace_labels(runs) == {old: "lr=0.001", new: "lr=0.01"}
+
+
 def test_overlay_series_has_a_curve_per_run(two_runs):
     store, slow, fast = two_runs
     overlay = compare.overlay_series(store, [slow, fast], max_points=5)
