@@ -58,7 +58,8 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
 
     One kernel, offset + scale·x, that reads uint8 and writes float32 (the float 0-dim offset
     sets the result type): it runs once per training step, where the MLP's whole step is
-    under a millisecond, and is ~3x faster than a conversion followed by two in-place ops.
+    under a millisecond: 25 us for a batch of 128 here, against 38 us for a conversion
+    followed by two in-place ops.
     """
     return torch.add(normalize_offset(images.device), images, alpha=1.0 / (255.0 * STD)).unsqueeze(1)
 

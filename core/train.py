@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import math
 import os
 import time
@@ -407,10 +408,9 @@ class Trainer:
         order = torch.cat(batches(self.n, config.batch_size, config.sampling, self.generator)).to(self.device)
         # The augmentation's random numbers for the whole epoch, drawn and moved once: no per-batch
         # host-to-device copy on a GPU, and every process of a distributed run draws the same ones.
-        epoch_randoms = (torch.rand(3, len(order), generator=self.generator).to(self.device)
-                         if config.augment else None)
-        for chunk, start in zip(order.split(config.batch_size), range(0, len(order), config.batch_size)):
-            randoms = epoch_randoms[:, start:start + len(chunk)] if epoch_randoms is not None else None
+        batch_randoms = (torch.rand(3, len(order), generator=self.generator).to(self.device)
+                         .split(config.batch_size, dim=1) if config.augment else itertools.repeat(None))
+        for chunk, randoms in zip(order.split(config.batch_size), batch_randoms):
             seen, self.step, self.steps_this_run = seen + len(chunk), self.step + 1, self.steps_this_run + 1
             if len(chunk) < self.world:
                 continue  # a last sliver smaller than the number of processes; every rank skips it alike
