@@ -250,3 +250,20 @@ def test_a_run_still_training_is_inspectable(finished, runs_dir, monkeypatch):
     store.save_tensors(run_id, view.PREDICTIONS, predictions)  # epoch 3 finishes
     at.button(key="inspect_refresh").click().run()
     assert metric(at, "Accuracy after epoch 3"), "a user watching the latest epoch follows the new one"
+
+
+def test_a_run_whose_uploaded_dataset_was_deleted_says_to_upload_it_again(runs_dir, tmp_path, monkeypatch):
+    from core import sources
+    from tests.helpers_archives import guide_files, zip_bytes
+
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("DIGITLAB_DATA_DIR", str(data_dir))
+    name = sources.import_archive(zip_bytes(guide_files(60, 10)), "digits.zip", data_dir)
+    store = RunStore(runs_dir)
+    config = TrainConfig(dataset=name, data_dir=str(data_dir), epochs=1, threads=1).validate()
+    run_id = store.create_run(config.to_dict())
+    execute(store, run_id, config)
+    sources.delete_upload(name, data_dir)
+    at = open_page(runs_dir, monkeypatch)
+    assert not at.exception
+    assert any("No cached upload" in e.value and "Upload the archive again" in e.value for e in at.error)
