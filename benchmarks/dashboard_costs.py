@@ -311,9 +311,7 @@ def peak_memory_with(python: str, root: Path, timeout_s: float = 900.0) -> dict:
                           capture_output=True, text=True, timeout=timeout_s)
     if done.returncode != 0:
         raise RuntimeError(f"{python} could not measure memory:\n{done.stderr[-2000:]}")
-    version = subprocess.run([python, "-c", "import torch; print(torch.__version__)"], capture_output=True,
-                             text=True, timeout=120).stdout.strip()
-    return {**json.loads(done.stdout.strip().splitlines()[-1]), "torch": version}
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # -- import of a guide-format zip ----------------------------------------------------------------
@@ -335,4 +333,6 @@ def median(values: list[float]) -> float:
 if __name__ == "__main__":  # python -m benchmarks.dashboard_costs peak-memory ROOT: one JSON line
     if sys.argv[1:2] != ["peak-memory"] or len(sys.argv) != 3:
         raise SystemExit("usage: python -m benchmarks.dashboard_costs peak-memory ROOT")
-    print(json.dumps(peak_memory(Path(sys.argv[2]), TrainConfig().validate())))
+    import torch
+
+    print(json.dumps({**peak_memory(Path(sys.argv[2]), TrainConfig().validate()), "torch": torch.__version__}))
