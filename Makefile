@@ -31,11 +31,14 @@ $(VENV)/.test-installed: requirements.txt requirements-test.txt | $(PY)
 run: $(VENV)/.app-installed
 	$(PY) -m streamlit run dashboard/app.py --server.port $(PORT)
 
+# Lint and the import contracts first: seconds, and a broken layer says so before 7 minutes of tests.
 test: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 bench: $(VENV)/.test-installed
-	$(PY) benchmarks/run.py $(if $(wildcard $(CPU_VENV)/.installed),--cpu-wheel-python $(CPU_VENV)/bin/python)
+	$(PY) -m benchmarks.run $(if $(wildcard $(CPU_VENV)/.installed),--cpu-wheel-python $(CPU_VENV)/bin/python)
 
 # Only what the memory measurement runs: the app's requirements without torch/torchvision
 # (torchvision from PyPI would pull the CUDA torch back in), plus Playwright to watch the page.

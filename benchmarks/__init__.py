@@ -1,1 +1,1 @@
-"""Speed comparisons for issue 7; run as `python benchmarks/run.py` (see README.md)."""
+"""Speed comparisons; run as `python -m benchmarks.run` (see README.md)."""

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from benchmarks import fixtures
 from benchmarks.pipelines import wait_finished
-from core.runs import FINISHED, RunStore
-from core.train import TrainConfig
-from core.worker import REPO_ROOT, launch
+from core.config import TrainConfig
+from core.runner.launch import REPO_ROOT, launch
+from core.store.run_store import FINISHED, RunStore
 
 CHROMIUM = os.environ.get("DIGITLAB_CHROMIUM", "/usr/bin/chromium")
 # As tests/e2e uses them: without the networking flags chromium keeps dialling out on a closed network.
@@ -56,9 +56,9 @@ def live_refresh(root: Path, points: int, repeats: int) -> dict:
 
     ``read``: core.live.live_view (store query + cut to a screen's worth of points);
     ``figures``: dashboard.charts' two figures; ``send``: st.plotly_chart's work on them.
-    ``refresh`` is read + figures (the issue's wording), ``server`` all three.
+    ``refresh`` is read + figures, ``server`` all three.
     """
-    from core.live import live_view
+    from core.results.live import live_view
     from dashboard import charts
 
     store, run_id = fixtures.live_store(root, points)
@@ -108,7 +108,8 @@ def inspect_open(root: Path, n_test: int, repeats: int) -> dict:
         return view.inspect_summary(store, run_id, None, data=data)
 
     def first_open():
-        from core.checkpoints import load_checkpoint, model_from_checkpoint
+        from core.store.run_files import model_from_checkpoint
+        from core.store.run_store import load_checkpoint
 
         fresh = view.run_dataset(store, run_id) if hasattr(view, "run_dataset") else None
         s = view.inspect_summary(store, run_id, None, data=fresh)
@@ -319,8 +320,8 @@ def peak_memory_with(python: str, root: Path, timeout_s: float = 900.0) -> dict:
 
 def import_speed(n_images: int) -> dict:
     """Images per second checking and decoding a guide-format zip of embedded digits (10 % unlabelled)."""
-    from core.data import embedded_digits
-    from core.guide_format import benchmark_import
+    from core.data.embedded import embedded_digits
+    from core.data.guide_format import benchmark_import
 
     images, labels = embedded_digits()
     return benchmark_import(images[:n_images], labels[:n_images], n_test=n_images // 10)

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import torch
 
-from core.data import DigitData, load_dataset
+from core.config import TrainConfig
+from core.data.catalog import load_dataset
+from core.data.digits import DigitData
+from core.data.torchvision_sets import RAW_FILES, TORCHVISION_SETS
 from core.models import build_model
-from core.runs import RunStore
-from core.sources import RAW_FILES, TORCHVISION_SETS
-from core.train import TrainConfig
+from core.store.run_store import RunStore
 
 BATCH_SIZE = 128
 N_CLASSES = 10

@@ -1,4 +1,4 @@
-"""The four ways of training one epoch that issue 7 compares, each timed for a given number of steps.
+"""The four ways of training one epoch that the benchmark compares, each timed for a given number of steps.
 
 (a) reference: the obvious loop a tutorial reader writes on preloaded uint8 tensors
 (b) Digit Lab's trainer exactly as the dashboard runs it: a worker process writing to a store
@@ -20,11 +20,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from core.data import MEAN, STD, DigitData
+from core.config import TrainConfig
+from core.data.digits import MEAN, STD, DigitData
 from core.models import build_model
-from core.runs import FINISHED, RunStore
-from core.train import TrainConfig
-from core.worker import launch
+from core.runner.launch import launch
+from core.store.run_store import FINISHED, RunStore
 
 BATCH_SIZE = 128
 EPOCH_STEPS = 469  # ceil(60,000 / 128): the epoch every time is extrapolated to

@@ -74,10 +74,10 @@ class Report:
         return "\n".join(lines)
 
     def markdown(self, title: str, caveat: str = "") -> str:
-        parts = [f"# {title}", "", "Written by `make bench` (`benchmarks/run.py`); do not edit by hand.", ""]
+        parts = [f"# {title}", "", "Written by `make bench` (`python -m benchmarks.run`); do not edit by hand.", ""]
         for heading, body in self.sections:
             parts += [f"## {heading}", "", body, ""]
-        parts += ["## Targets (issue 7)", "", *([caveat.strip(), ""] if caveat else []), self.closing(), ""]
+        parts += ["## Targets", "", *([caveat.strip(), ""] if caveat else []), self.closing(), ""]
         return "\n".join(parts)
 
 

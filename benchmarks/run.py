@@ -1,8 +1,8 @@
-"""Digit Lab's speed comparisons (issue 7), printed as ratios and written to benchmarks/RESULTS.md.
+"""Digit Lab's speed comparisons, printed as ratios and written to benchmarks/RESULTS.md.
 
-    .venv/bin/python benchmarks/run.py            # everything: ~3 minutes on 2 quiet cores, ~10 when busy
-    .venv/bin/python benchmarks/run.py --quick    # tiny sizes, under 2 minutes: a smoke test
-    .venv/bin/python benchmarks/run.py --only cnn # one model's epoch table (and the dashboard costs)
+    .venv/bin/python -m benchmarks.run            # everything: ~3 minutes on 2 quiet cores, ~10 when busy
+    .venv/bin/python -m benchmarks.run --quick    # tiny sizes, under 2 minutes: a smoke test
+    .venv/bin/python -m benchmarks.run --only cnn # one model's epoch table (and the dashboard costs)
 
 Absolute times on a small shared machine are noisy, so every comparison is measured side by
 side in one run and reported as a ratio. Each measurement is one function below.
@@ -22,24 +22,33 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import torch
+
+from benchmarks import dashboard_costs, fixtures
+from benchmarks.pipelines import BATCH_SIZE, EPOCH_STEPS, time_in_process, wait_finished, worker_epoch
+from benchmarks.report import (
+    Report,
+    busy_cores,
+    load_average,
+    machine_rows,
+    megabytes,
+    milliseconds,
+    progress,
+    ratio,
+    seconds,
+    table,
+)
+from core.config import PRESETS, TrainConfig
+from core.runner.launch import launch
+from core.store.run_store import RunStore
+from core.training.trainer import auto_threads
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # `python benchmarks/run.py` puts benchmarks/ on sys.path, not the root
-
-import torch  # noqa: E402
-
-from benchmarks import dashboard_costs, fixtures  # noqa: E402
-from benchmarks.pipelines import (BATCH_SIZE, EPOCH_STEPS, time_in_process, wait_finished,  # noqa: E402
-                                  worker_epoch)
-from benchmarks.report import (Report, busy_cores, load_average, machine_rows, megabytes, milliseconds,  # noqa: E402
-                               progress, ratio, seconds, table)
-from core.runs import RunStore  # noqa: E402
-from core.train import PRESETS, TrainConfig, auto_threads  # noqa: E402
-from core.worker import launch  # noqa: E402
 
 MODELS = ("mlp", "cnn")
 FULL_TRAIN = 60_000  # digits in the epoch every pipeline is compared on (469 steps of 128)
 RESULTS = Path(__file__).parent / "RESULTS.md"
-# Issue 7's targets.
+# The targets the speed work set itself.
 MAX_WORKER_OVER_REFERENCE = 1.10  # (b)/(a)
 MIN_TUTORIAL_OVER_WORKER = 15.0  # (c)/(b), MLP
 MAX_AUTO_OVER_FASTEST = 1.10
@@ -241,7 +250,7 @@ def busy_text(cells: dict) -> str:
 
 
 def epoch_section(model: str, sizes: Sizes, root: Path, store: RunStore, report: Report) -> None:
-    """Issue 7's table for one model: pipelines a-d under 1, 2 and auto threads, and their ratios."""
+    """The table for one model: pipelines a-d under 1, 2 and auto threads, and their ratios."""
     cells, guess = measure_epochs(model, sizes, root, store)
     busy = busy_cells(model, sizes, root, store)
     title = "the guide's MLP 784-50-10" if model == "mlp" else "the default CNN (conv 8, conv 16, fc 64)"
@@ -266,7 +275,7 @@ def run_worker(store: RunStore, config: TrainConfig):
 
 def accuracy_by_epoch(store: RunStore, run) -> list[float]:
     """Test accuracy after each epoch, from the predictions the worker recorded."""
-    from core.data import load_dataset
+    from core.data.catalog import load_dataset
 
     labels = load_dataset(run.config["dataset"], run.config["val_fraction"]).split("test")[1]
     predictions = store.load_tensors(run.id, "predictions.pt")
@@ -372,7 +381,8 @@ def memory_rows(root: Path, report: Report, cpu_python: str | None) -> list[list
                        "" if hosted or not cpu_python else "for information: hosted deployments use the CPU wheel")
         viewer = {"watching": "one Chromium page on the Train page, showing the run",
                   "not shown": "one Chromium page on the Train page, which did not show the run's progress",
-                  "none": "no browser (Playwright or /usr/bin/chromium missing): the server was idle"}[memory["browser"]]
+                  "none": "no browser (Playwright or /usr/bin/chromium missing): the server was idle",
+                  }[memory["browser"]]
         rows += [[f"**{label}**", ""],
                  ["peak RSS, server (sampled / VmHWM)",
                   f"{megabytes(memory['server_rss'])} / {megabytes(memory['server_hwm'])}"],
@@ -487,7 +497,7 @@ def stop_workers(root: Path) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke test in under 2 minutes "
                                                              "(default: off)")
     parser.add_argument("--only", choices=MODELS, help="time only this model's epochs (default: both)")
@@ -541,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         ["sizes", "--quick" if args.quick else "full"], ["models", args.only or ", ".join(MODELS)],
         ["wall time", seconds(time.perf_counter() - started)], ["load average at the end", load_average()]]))
     caveat = "--quick: tiny sizes, so these verdicts say little.\n\n" if args.quick else ""
-    print(f"\n## Targets (issue 7)\n\n{caveat}{report.closing()}")
+    print(f"\n## Targets\n\n{caveat}{report.closing()}")
     complete = not (args.quick or args.only or args.no_dashboard)
     destination = args.results or (RESULTS if complete else None)
     if destination is not None:

@@ -6,8 +6,9 @@ import time
 
 import streamlit as st
 
-from core.data import DigitData, load_dataset
-from core.runs import Run, RunStore, default_runs_dir
+from core.data.catalog import load_dataset
+from core.data.digits import DigitData
+from core.store.run_store import Run, RunStore, default_runs_dir
 
 
 def max_concurrent_runs() -> int:

@@ -1,5 +1,4 @@
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -7,7 +6,6 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 # One thread: the suite shares 2 vCPUs with the app server and the browser in e2e tests.
 torch.set_num_threads(1)

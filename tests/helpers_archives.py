@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.data import embedded_digits
-from core.guide_format import fixed_time_entry
+from core.data.embedded import embedded_digits
+from core.data.guide_format import fixed_time_entry
 
 TORCHVISION_FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 

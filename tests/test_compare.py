@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core import compare
-from core.runs import RunStore
-from core.train import TrainConfig
-from core.worker import execute, replay_config
+from core.config import TrainConfig
+from core.results import compare
+from core.runner.execute import execute
+from core.runner.launch import replay_config
+from core.store.run_store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 

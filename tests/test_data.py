@@ -1,6 +1,8 @@
 import torch
 
-from core.data import batches, embedded_digits, load_dataset, normalize, stratified_split
+from core.data.catalog import load_dataset
+from core.data.digits import batches, normalize, stratified_split
+from core.data.embedded import embedded_digits
 
 
 def test_embedded_digits_are_real_mnist_uint8():

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import sources
-from core.safe_zip import DatasetError
+from core.data import catalog, uploads
+from core.data.safe_zip import DatasetError
 from dashboard.common import dataset
 from tests.helpers_archives import guide_files, place_torchvision, zip_bytes
 
@@ -38,7 +38,7 @@ def test_embedded_summary_renders(data_dir):
 
 
 def test_an_imported_upload_is_offered_and_summarised(data_dir):
-    name = sources.import_archive(zip_bytes(guide_files(40, 9)), "my-digits.zip", data_dir)
+    name = uploads.import_archive(zip_bytes(guide_files(40, 9)), "my-digits.zip", data_dir)
     at = open_page()
     at.selectbox(key="data_dataset").set_value(name).run()
     assert not at.exception and not at.error
@@ -91,7 +91,7 @@ def test_uploading_a_hostile_zip_shows_the_reason_and_keeps_nothing(data_dir):
 
 
 def test_an_upload_can_be_deleted_after_confirming(data_dir):
-    name = sources.import_archive(zip_bytes(guide_files(40, 9)), "my-digits.zip", data_dir)
+    name = uploads.import_archive(zip_bytes(guide_files(40, 9)), "my-digits.zip", data_dir)
     at = open_page()
     assert not at.checkbox and not at.button  # the embedded set offers no delete
     at.selectbox(key="data_dataset").set_value(name).run()
@@ -104,7 +104,7 @@ def test_an_upload_can_be_deleted_after_confirming(data_dir):
     assert [success.value for success in at.success] == [f"Deleted {name}; runs trained on it are still listed."]
     assert not any("my-digits.zip" in option for option in at.selectbox(key="data_dataset").options)
     assert at.session_state["data_dataset"] == "embedded" and metrics(at)["Labelled digits"] == "5,000"
-    assert [n for n, _ in sources.list_datasets(data_dir)] == ["embedded"]
+    assert [n for n, _ in catalog.list_datasets(data_dir)] == ["embedded"]
     assert list((data_dir / "cache").iterdir()) == []
     with pytest.raises(DatasetError, match="No cached upload"):
         dataset(name, 0.1, str(data_dir))  # no page keeps a loaded copy
@@ -126,12 +126,12 @@ def test_deleting_an_upload_just_uploaded_does_not_import_it_again(data_dir):
 
 
 def test_a_refused_delete_shows_the_reason_and_keeps_the_upload(data_dir, monkeypatch):
-    name = sources.import_archive(zip_bytes(guide_files(40, 9)), "my-digits.zip", data_dir)
+    name = uploads.import_archive(zip_bytes(guide_files(40, 9)), "my-digits.zip", data_dir)
 
     def refuse(name, data_dir):
         raise DatasetError(f"No uploaded dataset called {name!r}: nothing to delete.")
 
-    monkeypatch.setattr(sources, "delete_upload", refuse)
+    monkeypatch.setattr(uploads, "delete_upload", refuse)
     at = open_page()
     at.selectbox(key="data_dataset").set_value(name).run()
     at.checkbox(key=f"data_delete_sure_{name}").check().run()

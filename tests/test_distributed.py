@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.runs import RunStore
+from core.store.run_store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,9 +3,15 @@ import pytest
 import torch
 from sklearn import metrics as sk
 
-from core.evaluate import (confusion_matrix, learned_when, misclassified, per_class_metrics, saliency,
-                           weakest_class)
 from core.models import build_model
+from core.results.metrics import (
+    confusion_matrix,
+    learned_when,
+    misclassified,
+    per_class_metrics,
+    saliency,
+    weakest_class,
+)
 
 
 def test_confusion_matrix_and_metrics_on_a_hand_computed_example():

@@ -8,13 +8,13 @@ import sys
 import pytest
 import torch
 
-from core import export
-from core.checkpoints import load_run_model
-from core.data import load_dataset, normalize
-from core.runs import RunStore
-from core.sources import import_archive
-from core.train import TrainConfig
-from core.worker import execute
+from core.config import TrainConfig
+from core.data.catalog import load_dataset
+from core.data.digits import normalize
+from core.data.uploads import import_archive
+from core.results import export
+from core.runner.execute import execute
+from core.store.run_store import RunStore, load_run_model
 from tests.helpers_archives import guide_files, zip_bytes
 
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from core.expressions import EXAMPLES, analyze, derivative, graph_to_dot, parse_expression
+from core.lessons.expressions import EXAMPLES, analyze, derivative, graph_to_dot, parse_expression
 
 POINTS = [(0.7, 1.3), (-1.1, 0.4), (2.0, -0.6)]
 EXTRA = ["x**3 - 2*x*y", "x / y", "exp(x) ** 2", "cos(x*y) - sin(y)", "pi * x + e", "-x * 3 * y",

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from core import runs as runs_module
-from core.checkpoints import load_run_model
-from core.runs import RunStore
-from core.train import TrainConfig
-from core.worker import execute, launch, launch_resume
+from core.config import TrainConfig
+from core.runner.execute import execute
+from core.runner.launch import launch, launch_resume
+from core.store import run_files
+from core.store.run_store import RunStore, load_run_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +61,7 @@ def test_a_failing_disk_ends_the_run_failed_with_the_reason_and_the_store_stays_
     def full_disk(payload, path):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(runs_module.torch, "save", full_disk)
+    monkeypatch.setattr(run_files.torch, "save", full_disk)
     with pytest.raises(OSError):
         execute(store, run_id, config)
     run = store.get(run_id)

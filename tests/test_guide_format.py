@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from core.guide_format import decode_digit, example_archive, read_guide
-from core.safe_zip import open_zip
+from core.data.guide_format import decode_digit, example_archive, read_guide
+from core.data.safe_zip import open_zip
 from tests.helpers_archives import digits, encode, guide_files, zip_bytes
 
 TRAIN_IMAGES, TRAIN_LABELS = digits(30)

@@ -12,11 +12,12 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import inspect_view as view
-from core.data import load_dataset
-from core.runs import RunStore
-from core.train import TrainConfig
-from core.worker import execute
+from core.config import TrainConfig
+from core.data.catalog import load_dataset
+from core.results import inspection
+from core.runner.execute import execute
+from core.store import run_files
+from core.store.run_store import RunStore
 
 PAGE = str(Path(__file__).resolve().parents[1] / "dashboard/app_pages/inspect.py")
 
@@ -78,43 +79,44 @@ def synthetic(n: int = 10_000, n_epochs: int = 5, seed: int = 0):
 
 def test_summary_numbers_agree_with_the_predictions():
     labels, epochs, predicted, confidence = synthetic(n=2_000)
-    s = view.summarize(labels, epochs, predicted, confidence, epoch=2)
+    s = inspection.summarize(labels, epochs, predicted, confidence, epoch=2)
     wrong = predicted[1].long() != labels
     assert s.epoch == 2 and s.epochs == [1, 2, 3, 4, 5]
     assert s.accuracy == pytest.approx(1 - wrong.float().mean().item())
     assert sorted(s.mistakes.tolist()) == torch.nonzero(wrong).flatten().tolist()
     assert s.matrix.sum() == 2_000 and s.matrix.sum(axis=1).tolist() == s.metrics["support"].tolist()
-    assert view.summarize(labels, epochs, predicted, confidence).epoch == 5  # default: the latest
+    assert inspection.summarize(labels, epochs, predicted, confidence).epoch == 5  # default: the latest
     with pytest.raises(ValueError, match="recorded epochs"):
-        view.summarize(labels, epochs, predicted, confidence, epoch=9)
+        inspection.summarize(labels, epochs, predicted, confidence, epoch=9)
 
 
 def test_gallery_filters_by_cell_and_orders():
     labels, epochs, predicted, confidence = synthetic(n=2_000)
-    s = view.summarize(labels, epochs, predicted, confidence)
-    cell = view.gallery_indices(s, true_class=3, predicted_class=5)
+    s = inspection.summarize(labels, epochs, predicted, confidence)
+    cell = inspection.gallery_indices(s, true_class=3, predicted_class=5)
     assert len(cell) == s.matrix[3, 5] > 0
     assert (s.labels[cell] == 3).all() and (s.predicted[cell] == 5).all()
     assert (np.diff(s.confidence[cell]) <= 0).all(), "most confident mistakes first"
-    threes = view.gallery_indices(s, true_class=3, order="index")
+    threes = inspection.gallery_indices(s, true_class=3, order="index")
     assert len(threes) == s.matrix[3].sum() - s.matrix[3, 3] and (np.diff(threes) > 0).all()
-    diagonal = view.gallery_indices(s, true_class=4, predicted_class=4)
+    diagonal = inspection.gallery_indices(s, true_class=4, predicted_class=4)
     assert len(diagonal) == s.matrix[4, 4], "a diagonal cell shows that class's correct digits"
-    assert view.page_bounds(len(s.mistakes), 2, 40) == (40, 80)
-    assert view.page_bounds(85, 99, 40) == (80, 85)
+    assert inspection.page_bounds(len(s.mistakes), 2, 40) == (40, 80)
+    assert inspection.page_bounds(85, 99, 40) == (80, 85)
 
 
 def test_summary_refuses_missing_and_mismatched_runs(tmp_path):
     store = RunStore(tmp_path)
     with pytest.raises(ValueError, match="does not exist"):
-        view.inspect_summary(store, "no-such-run")
+        inspection.inspect_summary(store, "no-such-run")
     run_id = store.create_run(TrainConfig().to_dict())
     with pytest.raises(ValueError, match="no test predictions yet"):
-        view.inspect_summary(store, run_id)
+        inspection.inspect_summary(store, run_id)
     labels, epochs, predicted, confidence = synthetic(n=999)  # the embedded test split has 1,000
-    store.save_tensors(run_id, view.PREDICTIONS, {"epochs": epochs, "predicted": predicted, "confidence": confidence})
+    store.save_tensors(run_id, run_files.PREDICTIONS,
+                       {"epochs": epochs, "predicted": predicted, "confidence": confidence})
     with pytest.raises(ValueError, match="dataset changed"):
-        view.inspect_summary(store, run_id)
+        inspection.inspect_summary(store, run_id)
 
 
 # -- the page -------------------------------------------------------------------------------
@@ -203,7 +205,7 @@ def test_checkpoint_of_another_model_shape_is_reported_and_the_predictions_still
     checkpoint = source.load_tensors(finished[1], "last.pt")  # weights of a 784-50-10 MLP ...
     checkpoint["config"] = config.to_dict()  # ... labelled as 784-30-10
     store.save_tensors(run_id, "last.pt", checkpoint)
-    store.save_tensors(run_id, view.PREDICTIONS, source.load_tensors(finished[1], view.PREDICTIONS))
+    store.save_tensors(run_id, run_files.PREDICTIONS, source.load_tensors(finished[1], run_files.PREDICTIONS))
     store.finish(run_id, "completed")
     at = open_page(runs_dir, monkeypatch)
     assert not at.exception
@@ -216,7 +218,7 @@ def test_deleted_run_gives_a_message_not_a_traceback(finished, runs_dir, monkeyp
     older = store.create_run(TrainConfig().to_dict(), status="completed")
     newer = store.create_run(TrainConfig().to_dict(), status="completed")
     for run_id in (older, newer):
-        shutil.copy(Path(finished[0]) / finished[1] / view.PREDICTIONS, store.run_dir(run_id))
+        shutil.copy(Path(finished[0]) / finished[1] / run_files.PREDICTIONS, store.run_dir(run_id))
         shutil.copy(Path(finished[0]) / finished[1] / "last.pt", store.run_dir(run_id))
     at = open_page(runs_dir, monkeypatch)
     assert at.selectbox(key="inspect_run").value == newer
@@ -239,31 +241,31 @@ def test_a_run_still_training_is_inspectable(finished, runs_dir, monkeypatch):
     store = RunStore(runs_dir)
     run_id = store.create_run(TrainConfig().to_dict(), status="running")  # owned by this live process
     shutil.copy(Path(finished[0]) / finished[1] / "last.pt", store.run_dir(run_id))
-    predictions = RunStore(finished[0]).load_tensors(finished[1], view.PREDICTIONS)
-    store.save_tensors(run_id, view.PREDICTIONS, {name: value[:2] for name, value in predictions.items()})
+    predictions = RunStore(finished[0]).load_tensors(finished[1], run_files.PREDICTIONS)
+    store.save_tensors(run_id, run_files.PREDICTIONS, {name: value[:2] for name, value in predictions.items()})
     at = open_page(runs_dir, monkeypatch)
     assert not at.exception and not at.error
     assert metric(at, "Test accuracy") == "still training"
     assert metric(at, "Accuracy after epoch 2")
     assert any("Still training" in c.value for c in at.caption)
     assert len(gallery_captions(at)) == 40
-    store.save_tensors(run_id, view.PREDICTIONS, predictions)  # epoch 3 finishes
+    store.save_tensors(run_id, run_files.PREDICTIONS, predictions)  # epoch 3 finishes
     at.button(key="inspect_refresh").click().run()
     assert metric(at, "Accuracy after epoch 3"), "a user watching the latest epoch follows the new one"
 
 
 def test_a_run_whose_uploaded_dataset_was_deleted_says_to_upload_it_again(runs_dir, tmp_path, monkeypatch):
-    from core import sources
+    from core.data import uploads
     from tests.helpers_archives import guide_files, zip_bytes
 
     data_dir = tmp_path / "data"
     monkeypatch.setenv("DIGITLAB_DATA_DIR", str(data_dir))
-    name = sources.import_archive(zip_bytes(guide_files(60, 10)), "digits.zip", data_dir)
+    name = uploads.import_archive(zip_bytes(guide_files(60, 10)), "digits.zip", data_dir)
     store = RunStore(runs_dir)
     config = TrainConfig(dataset=name, data_dir=str(data_dir), epochs=1, threads=1).validate()
     run_id = store.create_run(config.to_dict())
     execute(store, run_id, config)
-    sources.delete_upload(name, data_dir)
+    uploads.delete_upload(name, data_dir)
     at = open_page(runs_dir, monkeypatch)
     assert not at.exception
     assert any("No cached upload" in e.value and "Upload the archive again" in e.value for e in at.error)

@@ -4,9 +4,15 @@ import math
 import pytest
 import torch
 
-from core.data import from_arrays
-from core.loading_demo import (compare_sampling, expected_coverage, loader_anatomy, measure_coverage,
-                               time_pipelines, times_seen)
+from core.data.digits import from_arrays
+from core.lessons.loading_demo import (
+    compare_sampling,
+    expected_coverage,
+    loader_anatomy,
+    measure_coverage,
+    time_pipelines,
+    times_seen,
+)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
+from core.lessons.nn_trace import class_probabilities, layer_table, parse_sizes, seeded_model, trace_forward
 from core.models import count_parameters
-from core.nn_trace import class_probabilities, layer_table, parse_sizes, seeded_model, trace_forward
 
 IMAGE = torch.linspace(-1, 1, 784).reshape(1, 1, 28, 28)  # any (1, 1, 28, 28) input will do
 

@@ -3,8 +3,16 @@ import numpy as np
 import pytest
 import torch
 
-from core.numpy_net import (NetConfig, compare, init_params, listings, make_data, numpy_gradients, torch_gradients,
-                            torch_net_from)
+from core.lessons.numpy_net import (
+    NetConfig,
+    compare,
+    init_params,
+    listings,
+    make_data,
+    numpy_gradients,
+    torch_gradients,
+    torch_net_from,
+)
 
 
 @pytest.mark.parametrize("loss", ["mse", "bce"])

@@ -3,8 +3,15 @@ import numpy as np
 import pytest
 import torch
 
-from core.optim_playground import (OPTIMIZERS, SURFACES, default_lr, run_all, run_optimizer, summarise,
-                                   surface_grid)
+from core.lessons.optim_playground import (
+    OPTIMIZERS,
+    SURFACES,
+    default_lr,
+    run_all,
+    run_optimizer,
+    summarise,
+    surface_grid,
+)
 
 
 @pytest.mark.parametrize("surface", list(SURFACES))

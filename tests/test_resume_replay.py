@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from core.runs import RunStore
-from core.train import TrainConfig
-from core.worker import execute, launch_replay, launch_resume, load_resume, replay_matches
+from core.config import TrainConfig
+from core.results.compare import replay_matches
+from core.runner.execute import execute
+from core.runner.launch import launch_replay, launch_resume, load_resume
+from core.store.run_store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +39,7 @@ def test_resumed_run_continues_with_the_same_weights_optimizer_and_data_order(tm
     child_id = launch_resume(store, parent_id, epochs=4)
     assert wait(store, child_id) == "completed", store.log_tail(child_id)
 
-    child, parent = store.get(child_id), store.get(parent_id)
+    child = store.get(child_id)
     assert child.parent_id == parent_id and child.origin == "resume"
     expected, got = series(store, straight_id, "loss"), series(store, child_id, "loss")
     first_resumed_step = max(series(store, parent_id, "loss")) + 1

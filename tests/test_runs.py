@@ -8,10 +8,10 @@ import time
 import pytest
 import torch
 
-from core.checkpoints import load_run_model
-from core.runs import RunStore
-from core.train import TrainConfig
-from core.worker import execute, launch
+from core.config import TrainConfig
+from core.runner.execute import execute
+from core.runner.launch import launch
+from core.store.run_store import RunStore, load_run_model
 
 
 def test_round_trip_while_a_reader_polls(tmp_path):
@@ -52,8 +52,8 @@ def test_checkpoint_loads_with_weights_only_and_predicts_like_the_run(tmp_path):
     checkpoint = torch.load(store.run_dir(run_id) / "last.pt", weights_only=True)
     assert checkpoint["epoch"] == 2 and checkpoint["config"]["model"] == "mlp"
     model, _ = load_run_model(store, run_id)
-    from core.data import load_dataset
-    from core.evaluate import evaluate_split
+    from core.data.catalog import load_dataset
+    from core.training.evaluation import evaluate_split
     accuracy = evaluate_split(model, *load_dataset().split("test"))["accuracy"].item()
     assert accuracy == pytest.approx(result.test_accuracy)
     predictions = store.load_tensors(run_id, "predictions.pt")
@@ -101,7 +101,7 @@ def test_dashboard_launch_trains_in_its_own_process_and_stops_on_request(tmp_pat
 def test_a_store_made_before_the_origin_column_is_upgraded(tmp_path):
     import sqlite3
 
-    from core.runs import SCHEMA
+    from core.store.run_store import SCHEMA
 
     db = sqlite3.connect(tmp_path / "digitlab.sqlite")
     db.executescript(SCHEMA.replace("    origin TEXT NOT NULL DEFAULT '',\n", ""))

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.runs import RunStore
-from core.train import TrainConfig
-from core.worker import execute
+from core.config import TrainConfig
+from core.runner.execute import execute
+from core.store.run_store import RunStore
 
 PAGE = str(Path(__file__).resolve().parents[1] / "dashboard/app_pages/runs.py")
 

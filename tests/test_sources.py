@@ -10,11 +10,24 @@ import numpy as np
 import pytest
 import torch
 
-from core import guide_format, sources
-from core.data import load_dataset
-from core.safe_zip import MB, ArchiveLimits, DatasetError
-from tests.helpers_archives import (corrupt_member, digits, encode, files_under, guide_files, mark_encrypted,
-                                    place_torchvision, png_claiming, symlink_info, zip_bytes, zip_with_entry)
+from core.data import catalog, guide_format, torchvision_sets, uploads
+from core.data import stats as data_stats
+from core.data.catalog import load_dataset
+from core.data.digits import default_data_dir
+from core.data.safe_zip import MB, ArchiveLimits, DatasetError
+from tests.helpers_archives import (
+    corrupt_member,
+    digits,
+    encode,
+    files_under,
+    guide_files,
+    mark_encrypted,
+    place_torchvision,
+    png_claiming,
+    symlink_info,
+    zip_bytes,
+    zip_with_entry,
+)
 
 
 @pytest.fixture
@@ -129,7 +142,7 @@ BAD_ARCHIVES = [
                          ids=[case[0] for case in BAD_ARCHIVES])
 def test_bad_archive_gives_its_message_and_writes_nothing(data_dir, make, limits, fragments):
     with pytest.raises(DatasetError) as caught:
-        sources.import_archive(make(), "bad.zip", data_dir, limits=limits or ArchiveLimits())
+        uploads.import_archive(make(), "bad.zip", data_dir, limits=limits or ArchiveLimits())
     for fragment in fragments:
         assert fragment in str(caught.value)
     assert files_under(data_dir) == []
@@ -138,20 +151,20 @@ def test_bad_archive_gives_its_message_and_writes_nothing(data_dir, make, limits
 def test_good_archive_is_decoded_once_and_cached_atomically(data_dir, monkeypatch):
     archive = zip_bytes(good())
     seen = []
-    name = sources.import_archive(archive, "digits.zip", data_dir, progress=lambda done, text: seen.append(done))
+    name = uploads.import_archive(archive, "digits.zip", data_dir, progress=lambda done, text: seen.append(done))
     digest = hashlib.sha256(archive).hexdigest()
     assert name == f"upload:{digest[:12]}"
     assert files_under(data_dir) == ["cache", f"cache/{digest}.pt"]  # no temporary files left
     assert seen[-1] == 1.0
-    monkeypatch.setattr(sources, "read_guide", lambda *a, **k: pytest.fail("decoded a cached archive again"))
-    assert sources.import_archive(archive, "digits.zip", data_dir) == name
+    monkeypatch.setattr(uploads, "read_guide", lambda *a, **k: pytest.fail("decoded a cached archive again"))
+    assert uploads.import_archive(archive, "digits.zip", data_dir) == name
     data = load_dataset(name, 0.1, data_dir)
     images, labels = digits(30)
     order = torch.argsort(torch.cat([data.splits[s] for s in ("train", "val", "test")]))
     assert order.numel() == 30 and data.images.shape == (30, 28, 28)
     assert torch.equal(data.images, torch.from_numpy(images)) and torch.equal(data.labels, torch.from_numpy(labels))
     assert data.predict_names == tuple(f"{i}.png" for i in (5001, 5003, 5005, 5007, 5000, 5002, 5004, 5006))
-    assert (name, "digits.zip (upload, 38 images)") in sources.list_datasets(data_dir)
+    assert (name, "digits.zip (upload, 38 images)") in catalog.list_datasets(data_dir)
 
 
 def test_a_failed_cache_write_leaves_no_partial_file(data_dir, monkeypatch):
@@ -161,7 +174,7 @@ def test_a_failed_cache_write_leaves_no_partial_file(data_dir, monkeypatch):
 
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        sources.import_archive(zip_bytes(good()), "digits.zip", data_dir)
+        uploads.import_archive(zip_bytes(good()), "digits.zip", data_dir)
     assert files_under(data_dir) == ["cache"]
 
 
@@ -210,35 +223,35 @@ def test_unknown_names_say_what_exists(data_dir, name, message):
 
 
 def test_damaged_cache_says_delete_and_reimport(data_dir):
-    name = sources.import_archive(zip_bytes(good()), "digits.zip", data_dir)
+    name = uploads.import_archive(zip_bytes(good()), "digits.zip", data_dir)
     path = next((data_dir / "cache").glob("*.pt"))
     path.write_bytes(b"garbage")
     with pytest.raises(DatasetError, match="is damaged .* Delete it and import the archive again"):
         load_dataset(name, 0.1, data_dir)
-    assert [n for n, _ in sources.list_datasets(data_dir)] == ["embedded"]  # not offered any more
-    assert sources.import_archive(zip_bytes(good()), "digits.zip", data_dir) == name  # rebuilt
+    assert [n for n, _ in catalog.list_datasets(data_dir)] == ["embedded"]  # not offered any more
+    assert uploads.import_archive(zip_bytes(good()), "digits.zip", data_dir) == name  # rebuilt
     assert len(load_dataset(name, 0.1, data_dir).labels) == 30
 
 
 def test_a_deleted_upload_is_gone_and_can_be_imported_again(tmp_path, data_dir):
     archive, other = zip_bytes(good()), zip_bytes(guide_files(20, 5))
-    name = sources.import_archive(archive, "digits.zip", data_dir)
-    kept = sources.import_archive(other, "other.zip", data_dir)
+    name = uploads.import_archive(archive, "digits.zip", data_dir)
+    kept = uploads.import_archive(other, "other.zip", data_dir)
     place_torchvision(data_dir, "mnist")
     stray = data_dir / "cache" / f"{name.removeprefix('upload:')}-notes.pt"  # not a cache entry: never touched
     stray.write_bytes(b"mine")
     (tmp_path / "outside.pt").write_bytes(b"not data")
     before, outside = files_under(data_dir), files_under(tmp_path)
     gone = f"cache/{hashlib.sha256(archive).hexdigest()}.pt"
-    sources.delete_upload(name, data_dir)
+    uploads.delete_upload(name, data_dir)
     assert files_under(data_dir) == [f for f in before if f != gone]  # exactly one file went
     assert sorted(files_under(tmp_path)) == sorted(f for f in outside if f != f"data/{gone}")
-    assert [n for n, _ in sources.list_datasets(data_dir)] == ["embedded", "mnist", kept]
+    assert [n for n, _ in catalog.list_datasets(data_dir)] == ["embedded", "mnist", kept]
     with pytest.raises(DatasetError, match="No cached upload called"):
         load_dataset(name, 0.1, data_dir)
     with pytest.raises(DatasetError, match="nothing to delete .*deleted already"):
-        sources.delete_upload(name, data_dir)  # twice: a clear refusal, not a crash
-    assert sources.import_archive(archive, "digits.zip", data_dir) == name  # decoded and cached again
+        uploads.delete_upload(name, data_dir)  # twice: a clear refusal, not a crash
+    assert uploads.import_archive(archive, "digits.zip", data_dir) == name  # decoded and cached again
     assert len(load_dataset(name, 0.1, data_dir).labels) == 30
     assert files_under(data_dir) == before
 
@@ -255,15 +268,15 @@ def test_a_deleted_upload_is_gone_and_can_be_imported_again(tmp_path, data_dir):
     ("UPLOAD", ["is not an uploaded dataset"]),
 ])
 def test_deleting_anything_but_an_existing_upload_is_refused(data_dir, name, fragments):
-    upload = sources.import_archive(zip_bytes(good()), "digits.zip", data_dir)
+    upload = uploads.import_archive(zip_bytes(good()), "digits.zip", data_dir)
     place_torchvision(data_dir, "mnist")
     before = files_under(data_dir)
     with pytest.raises(DatasetError) as caught:
-        sources.delete_upload(name, data_dir)
+        uploads.delete_upload(name, data_dir)
     for fragment in fragments:
         assert fragment in str(caught.value)
     assert files_under(data_dir) == before
-    assert upload in [n for n, _ in sources.list_datasets(data_dir)]
+    assert upload in [n for n, _ in catalog.list_datasets(data_dir)]
 
 
 def test_deleting_an_upload_needs_a_real_cache_entry(data_dir):
@@ -274,7 +287,7 @@ def test_deleting_an_upload_needs_a_real_cache_entry(data_dir):
     before = files_under(data_dir)
     for name in ("upload:0123456789ab", f"upload:{'a' * 12}"):
         with pytest.raises(DatasetError, match="nothing to delete"):
-            sources.delete_upload(name, data_dir)
+            uploads.delete_upload(name, data_dir)
     assert files_under(data_dir) == before
 
 
@@ -288,7 +301,7 @@ def test_torchvision_files_placed_by_hand_load_without_network(data_dir, no_netw
     assert torch.equal(data.splits["test"], torch.arange(40, 55))  # the official test set, untouched
     assert torch.equal(data.images, torch.from_numpy(digits(55)[0]))
     assert len(data.classes) == 10 and (data.classes[0] == "T-shirt/top") == (name == "fashion-mnist")
-    assert name in [n for n, _ in sources.list_datasets(data_dir)]
+    assert name in [n for n, _ in catalog.list_datasets(data_dir)]
 
 
 def test_absent_torchvision_set_names_files_and_folder(data_dir, no_network):
@@ -298,7 +311,7 @@ def test_absent_torchvision_set_names_files_and_folder(data_dir, no_network):
     assert f"Fashion-MNIST is not in {data_dir / 'FashionMNIST' / 'raw'}" in message
     assert "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte" in message
     assert files_under(data_dir) == []
-    assert ("fashion-mnist", "Fashion-MNIST (not downloaded, 30 MB)") in sources.list_datasets(data_dir, True)
+    assert ("fashion-mnist", "Fashion-MNIST (not downloaded, 30 MB)") in catalog.list_datasets(data_dir, True)
 
 
 def test_damaged_torchvision_file_is_reported(data_dir):
@@ -315,20 +328,20 @@ def test_fetch_files_downloads_checks_and_unpacks(tmp_path):
     (mirror / "b.gz").write_bytes(gzip.compress(b"second"))
     md5 = {n: hashlib.md5((mirror / n).read_bytes()).hexdigest() for n in ("a.gz", "b.gz")}
     seen = []
-    sources.fetch_files([("a.gz", md5["a.gz"]), ("b.gz", md5["b.gz"])], [mirror.as_uri() + "/"],
+    torchvision_sets.fetch_files([("a.gz", md5["a.gz"]), ("b.gz", md5["b.gz"])], [mirror.as_uri() + "/"],
                         tmp_path / "raw", lambda done, text: seen.append(done), timeout=5)
     assert (tmp_path / "raw/a").read_bytes() == b"first" and (tmp_path / "raw/b").read_bytes() == b"second"
     assert seen[-1] == 1.0 and seen == sorted(seen)
     with pytest.raises(DatasetError, match="c.gz arrived damaged"):
         (mirror / "c.gz").write_bytes(gzip.compress(b"third"))
-        sources.fetch_files([("c.gz", "0" * 32)], [mirror.as_uri() + "/"], tmp_path / "raw", None, timeout=5)
+        torchvision_sets.fetch_files([("c.gz", "0" * 32)], [mirror.as_uri() + "/"], tmp_path / "raw", None, timeout=5)
     assert sorted(os.listdir(tmp_path / "raw")) == ["a", "b"]
 
 
 def test_failed_download_says_where_to_put_the_files(tmp_path, data_dir):
     empty_mirror = (tmp_path / "nothing").as_uri() + "/"
     with pytest.raises(DatasetError) as caught:
-        sources.download_torchvision("kmnist", data_dir, mirrors=[empty_mirror], timeout=5)
+        torchvision_sets.download_torchvision("kmnist", data_dir, mirrors=[empty_mirror], timeout=5)
     message = str(caught.value)
     assert message.startswith("Could not download Kuzushiji-MNIST: train-images-idx3-ubyte.gz could not be fetched")
     assert message.endswith("To use it without a network, put train-images-idx3-ubyte, train-labels-idx1-ubyte, "
@@ -339,9 +352,9 @@ def test_failed_download_says_where_to_put_the_files(tmp_path, data_dir):
 
 def test_data_dir_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("DIGITLAB_DATA_DIR", str(tmp_path))
-    assert sources.default_data_dir() == tmp_path
+    assert default_data_dir() == tmp_path
     monkeypatch.delenv("DIGITLAB_DATA_DIR")
-    assert str(sources.default_data_dir()) == "data"
+    assert str(default_data_dir()) == "data"
 
 
 def test_import_is_faster_than_2000_images_per_second():
@@ -353,16 +366,16 @@ def test_import_is_faster_than_2000_images_per_second():
 
 def test_summaries_for_the_data_page():
     data = load_dataset("embedded", 0.1)
-    counts = sources.class_counts(data)
+    counts = data_stats.class_counts(data)
     assert [sum(counts[s]) for s in ("train", "val", "test")] == [3600, 400, 1000] and counts["test"] == [100] * 10
-    samples = sources.class_samples(data.images, data.labels, per_class=3)
-    grid = sources.tile(samples, columns=3, scale=3)
+    samples = data_stats.class_samples(data.images, data.labels, per_class=3)
+    grid = data_stats.tile(samples, columns=3, scale=3)
     assert grid.shape == (10 * 85 - 1, 3 * 85 - 1)
     first = grid[:84, :84]  # class 0's first digit, each pixel a crisp 3x3 block
     assert np.array_equal(first, data.images[data.labels == 0][0].numpy().repeat(3, 0).repeat(3, 1))
-    means = sources.mean_images(data.images, data.labels)
+    means = data_stats.mean_images(data.images, data.labels)
     assert means.shape == (10, 28, 28) and means.dtype == torch.uint8
     assert abs(means[1].float().mean() - data.images[data.labels == 1].float().mean()) < 0.5
-    stats = {row["split"]: row for row in sources.pixel_statistics(data)}
+    stats = {row["split"]: row for row in data_stats.pixel_statistics(data)}
     assert 0.10 < stats["train"]["mean"] < 0.16 and stats["test"]["images"] == 1000
-    assert sum(sources.pixel_histogram(data.images)) == 5000 * 784
+    assert sum(data_stats.pixel_histogram(data.images)) == 5000 * 784

@@ -10,8 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from core.data import DigitData, load_dataset
-from core.submission import predict_images, write_submission
+from core.data.catalog import load_dataset
+from core.data.digits import DigitData
+from core.results.submission_csv import predict_images, write_submission
 from tests.helpers_archives import guide_files, zip_bytes
 
 ROOT = Path(__file__).resolve().parents[1]

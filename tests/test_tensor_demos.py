@@ -2,8 +2,16 @@
 import pytest
 import torch
 
-from core.tensor_demos import (CATALOGUE, explain_broadcast, numpy_bridge_demo, parse_numbers, run_operation,
-                               search_catalogue, transpose_demo, two_plus_three_demo)
+from core.lessons.tensor_demos import (
+    CATALOGUE,
+    explain_broadcast,
+    numpy_bridge_demo,
+    parse_numbers,
+    run_operation,
+    search_catalogue,
+    transpose_demo,
+    two_plus_three_demo,
+)
 
 EXPECTED_ERRORS = {"a.t().view(-1)"}  # the catalogue's deliberate "this fails" example
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core.runs import RunStore
+from core.store.run_store import RunStore
 
 PAGE = str(Path(__file__).resolve().parents[1] / "dashboard/app_pages/train.py")
 

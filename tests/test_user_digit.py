@@ -9,13 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from core.checkpoints import load_run_model
-from core.data import load_dataset
-from core.evaluate import predict_logits
-from core.runs import RunStore
-from core.train import TrainConfig
-from core.user_digit import decode_data_url, open_image, prepare_digit, to_mnist
-from core.worker import execute
+from core.config import TrainConfig
+from core.data.catalog import load_dataset
+from core.results.user_digit import decode_data_url, open_image, prepare_digit, to_mnist
+from core.runner.execute import execute
+from core.store.run_store import RunStore, load_run_model
+from core.training.evaluation import predict_logits
 
 
 def png_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:

@@ -4,9 +4,10 @@ import plotly.express as px
 import streamlit as st
 
 from core import sources
-from core.data import MEAN, STD, default_data_dir, embedded_digits
-from core.guide_format import example_archive
-from core.safe_zip import MAX_ARCHIVE_BYTES, MB, DatasetError
+from core.data.digits import MEAN, STD, default_data_dir
+from core.data.embedded import embedded_digits
+from core.data.guide_format import example_archive
+from core.data.safe_zip import MAX_ARCHIVE_BYTES, MB, DatasetError
 from dashboard.common import dataset
 
 VAL_FRACTION = 0.1  # the Train page's default; here it only decides how train/validation are counted

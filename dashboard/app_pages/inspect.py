@@ -2,8 +2,9 @@
 import streamlit as st
 
 from core import inspect_view as view
-from core.checkpoints import load_checkpoint, model_from_checkpoint
-from core.user_digit import decode_data_url, prepare_digit
+from core.store.run_files import model_from_checkpoint
+from core.store.run_store import load_checkpoint
+from core.results.user_digit import decode_data_url, prepare_digit
 from dashboard.common import dataset, pick_run, store
 from dashboard.drawing_pad import canvas
 

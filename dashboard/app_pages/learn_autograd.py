@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core.expressions import EXAMPLES, FUNCTIONS, analyze, graph_to_dot
+from core.lessons.expressions import EXAMPLES, FUNCTIONS, analyze, graph_to_dot
 
 st.title("∂ Autograd")
 st.caption("PyTorch records every operation on a tensor with `requires_grad=True`; `backward()` walks that "

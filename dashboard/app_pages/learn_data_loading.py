@@ -6,9 +6,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.data import batches
-from core.loading_demo import (SAMPLINGS, compare_sampling, expected_coverage, loader_anatomy, measure_coverage,
-                               time_pipelines, times_seen)
+from core.data.digits import batches
+from core.lessons.loading_demo import SAMPLINGS, compare_sampling, expected_coverage, loader_anatomy, measure_coverage, time_pipelines, times_seen
 from dashboard.common import dataset
 
 st.title("📦 Data loading")

@@ -5,9 +5,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core.data import normalize
+from core.data.digits import normalize
 from core.models import ACTIVATIONS, count_parameters
-from core.nn_trace import class_probabilities, layer_table, parse_sizes, seeded_model, trace_forward
+from core.lessons.nn_trace import class_probabilities, layer_table, parse_sizes, seeded_model, trace_forward
 from dashboard.common import dataset
 
 st.title("🧱 nn.Module")

@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.numpy_net import DTYPES, GUIDE_X, GUIDE_Y, LOSSES, NetConfig, compare, listings
+from core.lessons.numpy_net import DTYPES, GUIDE_X, GUIDE_Y, LOSSES, NetConfig, compare, listings
 
 st.title("⚖️ NumPy vs PyTorch")
 st.caption("The guide's central comparison: a 2-layer network (inputs → hidden sigmoid → 1 sigmoid output) "

@@ -4,8 +4,7 @@ import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.optim_playground import (OPTIMIZERS, SURFACES, default_lr, optimizer_code, run_all, summarise,
-                                   surface_grid)
+from core.lessons.optim_playground import OPTIMIZERS, SURFACES, default_lr, optimizer_code, run_all, summarise, surface_grid
 
 COLOURS = dict(zip(OPTIMIZERS, plotly.colors.qualitative.D3))
 

@@ -6,7 +6,7 @@ import streamlit as st
 from plotly.colors import qualitative
 
 from core import compare, export
-from core.worker import launch_replay, launch_resume
+from core.runner.launch import launch_replay, launch_resume
 from dashboard import charts
 from dashboard.common import check_capacity, pick_run, run_label, store
 

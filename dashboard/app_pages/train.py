@@ -1,9 +1,9 @@
 """Train: choose a model and hyperparameters, start a worker, watch it learn live."""
 import streamlit as st
 
-from core.live import live_view
-from core.train import TrainConfig
-from core.worker import launch
+from core.results.live import live_view
+from core.config import TrainConfig
+from core.runner.launch import launch
 from dashboard import charts
 from dashboard.common import check_capacity, pick_run, store
 from dashboard.train_form import settings

@@ -95,7 +95,7 @@ def capped_server(tmp_path_factory):
 
 def stop_workers(runs_dir: Path) -> None:
     """Workers outlive the server on purpose; a test module must not leave any behind."""
-    from core.runs import RunStore
+    from core.store.run_store import RunStore
 
     if not runs_dir.exists():
         return

@@ -6,7 +6,7 @@ import time
 
 from playwright.sync_api import expect
 
-from core.runs import RunStore
+from core.store.run_store import RunStore
 from tests.e2e.conftest import wait_idle
 
 STEP = re.compile(r"step ([\d,]+)/")

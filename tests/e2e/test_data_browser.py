@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from core.safe_zip import MB
+from core.data.safe_zip import MB
 from tests.e2e.conftest import exceptions_on_screen, open_app, wait_idle
 from tests.helpers_archives import guide_files, zip_bytes
 

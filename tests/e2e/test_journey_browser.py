@@ -16,10 +16,17 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
-from core.runs import RunStore
+from core.store.run_store import RunStore
 from tests.e2e.conftest import exceptions_on_screen, open_app, plotly_traces, wait_idle
-from tests.e2e.helpers import (choose, expect_watching, selected, set_number, start_and_get_run, stop_watched_run,
-                               wait_step_beyond)
+from tests.e2e.helpers import (
+    choose,
+    expect_watching,
+    selected,
+    set_number,
+    start_and_get_run,
+    stop_watched_run,
+    wait_step_beyond,
+)
 
 CAPTION = re.compile(r"^(\d) → (\d) · \d+%$")  # a gallery digit's caption: true → predicted · confidence
 

@@ -8,9 +8,9 @@ import re
 
 from playwright.sync_api import expect
 
-from core.runs import RunStore
-from core.train import TrainConfig
-from core.worker import execute
+from core.config import TrainConfig
+from core.runner.execute import execute
+from core.store.run_store import RunStore
 from tests.e2e.conftest import exceptions_on_screen, open_app, wait_idle
 
 # URL path (the page file's stem; "" is the default page) -> (sidebar label, the page's st.title)

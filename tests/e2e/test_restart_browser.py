@@ -9,11 +9,17 @@ from __future__ import annotations
 import torch
 from playwright.sync_api import expect
 
-from core.runs import RunStore
-from core.runs import _process_alive as alive  # os.kill(pid, 0), but a zombie counts as dead
+from core.store.run_store import RunStore
+from core.store.run_store import _process_alive as alive  # os.kill(pid, 0), but a zombie counts as dead
 from tests.e2e.conftest import Server, exceptions_on_screen, open_app, wait_idle
-from tests.e2e.helpers import (expect_watching, set_number, start_and_get_run, stop_watched_run, wait_for,
-                               wait_step_beyond)
+from tests.e2e.helpers import (
+    expect_watching,
+    set_number,
+    start_and_get_run,
+    stop_watched_run,
+    wait_for,
+    wait_step_beyond,
+)
 
 
 def test_a_worker_keeps_training_across_a_server_restart_and_the_new_server_shows_it_live(page, server):

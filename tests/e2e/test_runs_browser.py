@@ -5,9 +5,9 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
-from core.runs import RunStore
-from core.train import TrainConfig
-from core.worker import execute
+from core.config import TrainConfig
+from core.runner.execute import execute
+from core.store.run_store import RunStore
 from tests.e2e.conftest import open_app, wait_idle
 
 CHART = ".st-key-runs_compare_loss .js-plotly-plot"

@@ -3,7 +3,7 @@ import time
 
 from playwright.sync_api import expect
 
-from core.runs import RunStore
+from core.store.run_store import RunStore
 from tests.e2e.conftest import open_app, wait_idle
 
 
@@ -58,8 +58,8 @@ def test_settings_survive_a_visit_to_another_page(page, server):
 
 
 def test_the_sidebar_counts_a_run_started_elsewhere_within_seconds(page, server):
-    from core.train import TrainConfig
-    from core.worker import launch
+    from core.config import TrainConfig
+    from core.runner.launch import launch
 
     open_app(page, server)
     sidebar = page.locator('[data-testid="stSidebar"]')

@@ -2,22 +2,15 @@
 
 Writers (a training worker, from the dashboard or a shell) and readers (dashboard pages
 polling once a second) meet only here. Each call opens its own short-lived connection,
-so the store is safe to use from Streamlit's script threads and from several processes.
-
-Layout of ``root``::
-
-    digitlab.sqlite          runs + metrics tables
-    <run_id>/config.json     the validated TrainConfig, as saved
-    <run_id>/last.pt         checkpoint after the latest epoch (state dicts + config)
-    <run_id>/best.pt         checkpoint of the best validation accuracy
-    <run_id>/predictions.pt  test-set predicted class + confidence per epoch
-    <run_id>/STOP            present when a stop was requested
-    <run_id>/worker.log      stdout/stderr of a worker started by the dashboard
+so the store is safe to use from Streamlit's script threads and from several processes,
+including several opening a fresh store at the same moment. What a run folder holds is
+defined in :mod:`core.store.run_files`.
 """
 from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -28,7 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import torch
+from torch import nn
+
+from core.config import TrainConfig
+from core.store import run_files
 
 ACTIVE = ("starting", "running")
 FINISHED = ("completed", "stopped", "diverged", "failed", "interrupted")
@@ -36,6 +32,7 @@ STATUSES = ACTIVE + FINISHED
 # A run on another host whose worker has not written for this long is taken as dead.
 HEARTBEAT_TIMEOUT_S = 120.0
 DB_NAME = "digitlab.sqlite"
+INIT_TIMEOUT_S = 30.0  # how long a first open keeps retrying while other processes set the store up
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -116,35 +113,49 @@ def _process_alive(pid: int) -> bool:
         return True
 
 
-def write_atomic(path: Path, save) -> None:
-    """Write through a temporary file and rename, so a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 class RunStore:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_runs_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.host = socket.gethostname()
-        with self._db() as db:
-            db.executescript(SCHEMA)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-            for column, definition in ADDED_COLUMNS.items():
-                if column not in columns:  # a store made by an older Digit Lab
-                    db.execute(f"ALTER TABLE runs ADD COLUMN {column} {definition}")
+        self._initialize()
+
+    def _initialize(self) -> None:
+        """WAL mode, schema and migrations, safe when many processes open a fresh store at once.
+
+        Switching to WAL needs the database to itself, and SQLite answers "database is locked"
+        at once (no busy wait) to the processes that race for it, as torchrun's ranks or the
+        dashboard and a shell run do on a new folder. So the switch is retried, and the schema is
+        created in one IMMEDIATE transaction, which takes the write lock before reading
+        anything: a second process waits for it, then finds the tables there.
+        """
+        deadline = time.monotonic() + INIT_TIMEOUT_S
+        while True:
+            try:
+                with self._db() as db:
+                    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        db.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
+                    db.execute("BEGIN IMMEDIATE")
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+                    for column, definition in ADDED_COLUMNS.items():
+                        if column not in columns:  # a store made by an older Digit Lab
+                            db.execute(f"ALTER TABLE runs ADD COLUMN {column} {definition}")
+                    db.execute("COMMIT")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.005, 0.05))  # jitter, so racers do not collide again
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         # timeout: wait for a writer instead of raising "database is locked" at a reader.
         db = sqlite3.connect(self.root / DB_NAME, timeout=30.0, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # per connection; safe with WAL, no fsync per commit
             yield db
         finally:
             db.close()
@@ -155,8 +166,7 @@ class RunStore:
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
         now = time.time()
         self.run_dir(run_id).mkdir(parents=True)
-        write_atomic(self.run_dir(run_id) / "config.json",
-                     lambda p: p.write_text(json.dumps(config, indent=2)))
+        run_files.write_config(self.run_dir(run_id), config)
         with self._db() as db:
             db.execute(
                 "INSERT INTO runs (id, name, created, updated, status, config, dataset, model, host, pid, parent_id,"
@@ -212,10 +222,7 @@ class RunStore:
         return self.get(run.id) or run
 
     def log_tail(self, run_id: str, lines: int = 8) -> str:
-        log = self.run_dir(run_id) / "worker.log"
-        if not log.exists():
-            return ""
-        return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
+        return run_files.log_tail(self.run_dir(run_id), lines)
 
     def update(self, run_id: str, **fields) -> None:
         """Set columns of a run; dict/list values are stored as JSON."""
@@ -265,7 +272,7 @@ class RunStore:
         self.stop_file(run_id).touch()
 
     def stop_file(self, run_id: str) -> Path:
-        return self.run_dir(run_id) / "STOP"
+        return self.run_dir(run_id) / run_files.STOP
 
     # -- metrics ----------------------------------------------------------------------
     def append_metrics(self, run_id: str, rows: list[tuple[str, int, float, float]]) -> None:
@@ -309,11 +316,28 @@ class RunStore:
 
     # -- files ------------------------------------------------------------------------
     def save_tensors(self, run_id: str, filename: str, payload: dict) -> None:
-        write_atomic(self.run_dir(run_id) / filename, lambda p: torch.save(payload, p))
+        run_files.save_tensors(self.run_dir(run_id) / filename, payload)
 
     def load_tensors(self, run_id: str, filename: str) -> dict | None:
         """Load a checkpoint or predictions file; ``weights_only`` refuses pickled code."""
-        path = self.run_dir(run_id) / filename
-        if not path.exists():
-            return None
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return run_files.load_tensors(self.run_dir(run_id) / filename)
+
+
+def existing_run_dir(store: RunStore, run_id: str) -> Path:
+    if store.get(run_id) is None:
+        raise ValueError(f"Run {run_id} does not exist (deleted?). Pick another run.")
+    return store.run_dir(run_id)
+
+
+def load_checkpoint(store: RunStore, run_id: str, which: str = "last") -> dict:
+    """The checkpoint dict of a run; ValueError with a message for every way that can fail."""
+    return run_files.read_checkpoint(existing_run_dir(store, run_id), which)
+
+
+def load_run_model(store: RunStore, run_id: str, which: str = "last") -> tuple[nn.Module, TrainConfig]:
+    return run_files.model_from_checkpoint(load_checkpoint(store, run_id, which))
+
+
+def load_predictions(store: RunStore, run_id: str) -> dict:
+    """A run's per-epoch test predictions: epochs (E,), predicted (E, n), confidence (E, n)."""
+    return run_files.read_predictions(existing_run_dir(store, run_id))

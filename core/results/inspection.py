@@ -1,25 +1,30 @@
-"""What the Inspect page draws for one run, assembled from the run store. No Streamlit.
+"""What the Inspect page shows for one run, assembled from the run store, as numbers and arrays.
 
 ``inspect_summary(store, run_id, epoch)`` is everything the page shows except images and
 what needs the model (one digit's probabilities and saliency); ``summarize`` is its pure
-core over arrays. Both are what a benchmark should time.
+core over arrays. Both are what a benchmark should time. Figures are drawn by the dashboard.
 """
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
 from torch import nn
 
-from core.data import DigitData, load_dataset
-from core.evaluate import (confusion_matrix, learned_when, misclassified, per_class_metrics, predict_probabilities,
-                           saliency, weakest_class)
-from core.runs import RunStore
+from core.data.catalog import load_dataset
+from core.data.digits import DigitData
+from core.results.metrics import (
+    confusion_matrix,
+    learned_when,
+    misclassified,
+    per_class_metrics,
+    saliency,
+    weakest_class,
+)
+from core.store.run_store import RunStore, load_predictions
+from core.training.evaluation import predict_probabilities
 
-PREDICTIONS = "predictions.pt"  # written by core.worker after every epoch
 N_CLASSES = 10
 ORDERS = {"confidence": "most confident first", "index": "test index"}
 
@@ -42,23 +47,6 @@ class InspectSummary:
     learned_epoch: np.ndarray  # int64 (n,): first epoch from which it stayed correct; -1 = wrong at the last
     never_learned: np.ndarray  # positions wrong at every recorded epoch
     forgotten: np.ndarray  # positions correct at some epoch and wrong at a later one
-
-
-def load_predictions(store: RunStore, run_id: str) -> dict[str, torch.Tensor]:
-    """A run's per-epoch test predictions: epochs (E,), predicted (E, n), confidence (E, n)."""
-    if store.get(run_id) is None:
-        raise ValueError(f"Run {run_id} does not exist (deleted?). Pick another run.")
-    try:
-        payload = store.load_tensors(run_id, PREDICTIONS)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
-        raise ValueError(f"Run {run_id}'s {PREDICTIONS} could not be read ({type(exc).__name__}): "
-                         "it is damaged or not a Digit Lab predictions file.") from None
-    if payload is None:
-        raise ValueError(f"Run {run_id} has no test predictions yet: they are written at the end of each epoch. "
-                         "Wait for its first epoch, or pick another run.")
-    if not isinstance(payload, dict) or {"epochs", "predicted", "confidence"} - set(payload):
-        raise ValueError(f"Run {run_id}'s {PREDICTIONS} lacks epochs/predicted/confidence: not a Digit Lab file.")
-    return payload
 
 
 def summarize(labels: torch.Tensor, epochs: torch.Tensor, predicted: torch.Tensor, confidence: torch.Tensor,
@@ -116,9 +104,6 @@ def file_mtime(store: RunStore, run_id: str, filename: str) -> float:
     return path.stat().st_mtime if path.exists() else 0.0
 
 
-# -- the gallery ------------------------------------------------------------------------
-
-
 def gallery_indices(summary: InspectSummary, true_class: int | None = None, predicted_class: int | None = None,
                     order: str = "confidence") -> np.ndarray:
     """Test positions for the gallery: the mistakes, narrowed to a true and/or predicted class.
@@ -160,9 +145,6 @@ def captions(summary: InspectSummary, positions: np.ndarray) -> list[str]:
     return [f"{summary.labels[i]} → {summary.predicted[i]} · {summary.confidence[i]:.0%}" for i in positions]
 
 
-# -- per-class numbers --------------------------------------------------------------------
-
-
 def metrics_rows(summary: InspectSummary) -> list[dict]:
     """One row per class for a table: precision, recall, F1, support."""
     m = summary.metrics
@@ -183,9 +165,6 @@ def weakest_note(summary: InspectSummary) -> str | None:
     taken_for = int(row.argmax())
     return note + (f": most often taken for **{taken_for}** ({row[taken_for]} of "
                    f"{summary.metrics['support'][weak]} {weak}s).")
-
-
-# -- one digit, with the model ------------------------------------------------------------------
 
 
 @dataclass
@@ -211,60 +190,3 @@ def saliency_rgb(gradient: np.ndarray, scale: int) -> np.ndarray:
     blue = np.where(strength < 0, 1.0, fade)
     rgb = np.stack([red, fade, blue], axis=-1)  # (28, 28, 3) on [0, 1]
     return upscale(np.uint8(rgb * 255 + 0.5).transpose(2, 0, 1), scale).transpose(1, 2, 0)
-
-
-# -- figures ------------------------------------------------------------------------------
-
-
-def confusion_figure(matrix: np.ndarray, normalise: bool = False, selected: tuple[int, int] | None = None) -> go.Figure:
-    """Heatmap, true class down and predicted across; every cell selectable (see below)."""
-    counts = np.asarray(matrix)
-    fractions = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)  # row-normalised: recall on the diagonal
-    text = [[("" if counts[t, p] == 0 else f"{fractions[t, p]:.0%}" if normalise else str(counts[t, p]))
-             for p in range(N_CLASSES)] for t in range(N_CLASSES)]
-    classes = list(range(N_CLASSES))
-    # Colour by the share of the true class, square-rooted so a 5 % confusion is visible next to
-    # a 95 % diagonal; the numbers written in the cells are counts or shares.
-    figure = go.Figure(go.Heatmap(z=np.sqrt(fractions), x=classes, y=classes, text=text, texttemplate="%{text}",
-                                  colorscale="Blues", zmin=0, zmax=1, showscale=False, hoverinfo="skip"))
-    # Plotly selects scatter points, not heatmap cells: an invisible square marker on every
-    # cell makes each cell clickable, and carries the hover text.
-    true, pred = np.meshgrid(classes, classes, indexing="ij")
-    figure.add_trace(go.Scatter(
-        x=pred.ravel(), y=true.ravel(), mode="markers", showlegend=False,
-        marker=dict(symbol="square", size=28, color="rgba(0,0,0,0)"),
-        customdata=np.stack([counts.ravel(), fractions.ravel()], axis=1),
-        hovertemplate="true %{y} → predicted %{x}<br>%{customdata[0]} digits "
-                      "(%{customdata[1]:.1%} of the %{y}s)<extra></extra>"))
-    if selected is not None:
-        t, p = selected
-        figure.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5,
-                         line=dict(color="#EE4C2C", width=3))
-    figure.update_layout(height=440, margin=dict(l=10, r=10, t=30, b=10), clickmode="event+select",
-                         xaxis=dict(title="predicted", dtick=1, side="top", range=[-0.5, 9.5], fixedrange=True),
-                         yaxis=dict(title="true", dtick=1, range=[9.5, -0.5], fixedrange=True))  # 0 at the top
-    return figure
-
-
-def probability_figure(probabilities: np.ndarray, top: int = N_CLASSES, label: int | None = None,
-                       height: int = 260) -> go.Figure:
-    """Horizontal bars of the ``top`` most probable classes; the true class (if given) in green."""
-    order = np.argsort(-probabilities)[:top][::-1]  # highest at the top of the chart
-    colors = ["#2CA02C" if c == label else "#EE4C2C" if i == len(order) - 1 else "#9DB4D0"
-              for i, c in enumerate(order)]
-    figure = go.Figure(go.Bar(x=probabilities[order], y=[f"{c} " for c in order], orientation="h",
-                              marker_color=colors, text=[f"{p:.1%}" for p in probabilities[order]],
-                              textposition="auto"))
-    figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), title="probabilities",
-                         xaxis=dict(range=[0, 1], tickformat=".0%"), yaxis=dict(type="category"))
-    return figure
-
-
-def learned_figure(summary: InspectSummary) -> go.Figure:
-    """How many test digits were learned (and stayed learned) at each epoch."""
-    epochs = summary.epochs
-    counts = [int((summary.learned_epoch == e).sum()) for e in epochs]
-    figure = go.Figure(go.Bar(x=[str(e) for e in epochs], y=counts, marker_color="#1F77B4"))
-    figure.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10), title="Digits learned for good, by epoch",
-                         xaxis=dict(title="epoch", type="category"), yaxis_title="test digits")
-    return figure

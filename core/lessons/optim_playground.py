@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from core.tensor_demos import code_of
+from core.lessons.tensor_demos import code_of
 
 MAX_STEPS = 2_000
 ESCAPE = 1e3  # |parameter| beyond this counts as diverged; the plot would be useless anyway

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.runs import Run, RunStore
+from core.store.run_store import Run, RunStore
 
 MAX_POINTS = 400  # per curve: more is invisible on a chart a few hundred pixels wide
 STEP_SERIES = ("loss", "loss_smooth")

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
-from core.data import DigitData, batches, normalize
+from core.data.digits import DigitData, batches, normalize
 from core.models import build_model
 
 SAMPLINGS = ("shuffle", "replacement")
@@ -90,7 +90,7 @@ def time_pipelines(data: DigitData, batch_size: int, repeats: int = 3) -> dict[s
     loader = DataLoader(TensorDataset(images, labels), batch_size=batch_size, shuffle=True)
 
     def through_loader():
-        for batch_images, batch_labels in loader:
+        for batch_images, _labels in loader:
             normalize(batch_images)
 
     def by_slicing():

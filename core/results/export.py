@@ -19,7 +19,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-from core.runs import Run, RunStore
+from core.data.catalog import load_dataset
+from core.results.submission_csv import predict_images, write_submission
+from core.store import run_files
+from core.store.run_store import Run, RunStore, load_run_model
 
 ONNX_HINT = "ONNX export needs the onnx package: pip install onnx onnxruntime"
 TENSORBOARD_HINT = "TensorBoard export needs the tensorboard package: pip install tensorboard"
@@ -64,7 +67,7 @@ def config_json(run: Run) -> str:
     return json.dumps(run.config, indent=2, sort_keys=False) + "\n"
 
 
-def checkpoint_bytes(store: RunStore, run_id: str, filename: str = "last.pt") -> bytes:
+def checkpoint_bytes(store: RunStore, run_id: str, filename: str = run_files.LAST) -> bytes:
     """The raw checkpoint file (state dicts + config), exactly as the worker wrote it."""
     path = store.run_dir(_existing_run(store, run_id).id) / filename
     if not path.is_file():  # e.g. stopped in its first epoch
@@ -111,10 +114,6 @@ def offers_submission(dataset: str) -> bool:
 
 def submission_csv(store: RunStore, run_id: str, which: str = "last") -> str:
     """The guide's filename,label CSV for the test.csv of the guide-format set the run trained on."""
-    from core.checkpoints import load_run_model
-    from core.data import load_dataset
-    from core.submission import predict_images, write_submission
-
     model, config = load_run_model(store, run_id, which)
     data = load_dataset(config.dataset, config.val_fraction, config.data_dir)
     if data.predict_images is None:
@@ -126,7 +125,7 @@ def submission_csv(store: RunStore, run_id: str, which: str = "last") -> str:
 def require_tensorboard():
     """torch's SummaryWriter, or ValueError saying how to get it."""
     try:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415 - optional, and slow to import
     except ImportError:
         raise ValueError(TENSORBOARD_HINT) from None
     return SummaryWriter
@@ -153,7 +152,7 @@ def export_tensorboard(store: RunStore, run_id: str, log_dir: str | Path) -> Pat
 
 
 def has_checkpoint(store: RunStore, run_id: str) -> bool:
-    return (store.run_dir(run_id) / "last.pt").is_file()
+    return (store.run_dir(run_id) / run_files.LAST).is_file()
 
 
 def file_stem(name: str) -> str:
@@ -163,8 +162,6 @@ def file_stem(name: str) -> str:
 
 def downloads(store: RunStore, run: Run) -> list[Download]:
     """What a run can be downloaded as: metrics, config, checkpoint, TorchScript, ONNX, a submission."""
-    from core.checkpoints import load_run_model
-
     def model() -> nn.Module:
         return load_run_model(store, run.id)[0]
 

@@ -5,9 +5,9 @@ import time
 
 import pandas as pd
 
-from core.live import MAX_POINTS
-from core.runs import Run, RunStore
-from core.train import TrainConfig
+from core.config import TrainConfig
+from core.results.live import MAX_POINTS
+from core.store.run_store import Run, RunStore
 
 TABLE_COLUMNS = ("id", "name", "status", "created", "duration_s", "dataset", "model", "hidden", "optimizer", "lr",
                  "batch_size", "epochs", "device", "best_val_accuracy", "val_accuracy", "test_accuracy", "tags",
@@ -155,8 +155,6 @@ def lineage(run: Run, runs: list[Run]) -> list[str]:
 
 def replay_report(store: RunStore, replay: Run) -> tuple[str, str]:
     """(level, message) on whether a replay reproduced its original; level is success, info, warning or error."""
-    from core.worker import replay_matches
-
     if replay.origin != "replay" or not replay.parent_id:
         raise ValueError(f"Run {replay.id} is not a replay; pick a run whose lineage says 'replay of …'.")
     original = store.get(replay.parent_id)
@@ -181,3 +179,22 @@ def replay_report(store: RunStore, replay: Run) -> tuple[str, str]:
                            "bit-exact from run to run; on the CPU a replay matches exactly.")
     return "error", (f"The replay does not match (largest difference {worst:.3g}, in {differing}). On the CPU "
                      "the same config, seed and threads must give identical curves: did the code change in between?")
+
+
+TIMING_SERIES = ("seconds", "samples_per_s")  # wall-clock numbers differ on every run, by nature
+
+
+def replay_matches(store: RunStore, original_id: str, replay_id: str) -> dict:
+    """Compare two runs' metric series value by value; ``identical`` is exact equality."""
+    a, b = store.metrics(original_id), store.metrics(replay_id)
+    names = sorted((set(a) | set(b)) - set(TIMING_SERIES))
+    differences = {}
+    for name in names:
+        left, right = a.get(name, {}).get("value", []), b.get(name, {}).get("value", [])
+        if len(left) != len(right):
+            differences[name] = float("inf")
+        elif left:
+            differences[name] = max(abs(x - y) for x, y in zip(left, right))
+    worst = max(differences.values(), default=0.0)
+    return {"identical": worst == 0.0, "max_abs_difference": worst, "series": names,
+            "differing": sorted(n for n, d in differences.items() if d > 0)}

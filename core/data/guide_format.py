@@ -18,7 +18,6 @@ import io
 import struct
 import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -26,10 +25,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from core.data import IMAGE_SIZE
-from core.safe_zip import DEFAULT_LIMITS, Archive, ArchiveLimits, DatasetError, open_zip
-
-Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
+from core.data.digits import IMAGE_SIZE, Progress
+from core.data.safe_zip import DEFAULT_LIMITS, Archive, ArchiveLimits, DatasetError, open_zip
 
 NAME_COLUMNS = ("filename", "file_name", "file", "fname", "image", "image_name", "image_id", "img",
                 "id", "name", "path")

@@ -1,0 +1,1 @@
+"""What finished and running runs produced, as numbers: evaluation, Inspect, live view, comparison, export."""

@@ -1,0 +1,82 @@
+"""Starting runs as their own processes: new, resumed from a checkpoint, or replayed.
+
+The dashboard never trains in its own process: it creates the run, then starts
+``python -m core.train --run-id ID``, the same entry point a user runs in a shell.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from core.config import TrainConfig
+from core.store import run_files
+from core.store.run_store import RunStore, load_checkpoint
+
+# The repository root: the worker runs `python -m core.train` from here, so `core` imports as
+# it does for this process, with no path set up.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+def launch(store: RunStore, config: TrainConfig, name: str = "", parent_id: str | None = None, origin: str = "",
+           python: str = sys.executable) -> str:
+    """Create a run and start its worker process (``python -m core.train --run-id``); return the id."""
+    run_id = store.create_run(config.to_dict(), name=name, parent_id=parent_id, origin=origin)
+    if origin == "resume":
+        copy_history(store, parent_id, run_id)  # so the new run's curves start where the parent's ended
+    log = open(store.run_dir(run_id) / run_files.WORKER_LOG, "wb")
+    process = subprocess.Popen(
+        [python, "-m", "core.train", "--run-id", run_id, "--runs-dir", str(store.root.resolve())],
+        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,  # a Streamlit restart or Ctrl-C does not take the worker with it
+    )
+    log.close()
+    store.update(run_id, pid=process.pid)
+    return run_id
+
+
+def load_resume(store: RunStore, run) -> dict | None:
+    """The checkpoint a run continues from: its parent's last one if it is a resumed run."""
+    if run.origin != "resume":
+        return None
+    return load_checkpoint(store, run.parent_id, "last")
+
+
+def resume_config(store: RunStore, parent_id: str, epochs: int) -> TrainConfig:
+    """The parent's config with a new epoch total; ValueError if it cannot be resumed."""
+    checkpoint = load_checkpoint(store, parent_id, "last")
+    config = TrainConfig.from_dict({**checkpoint["config"], "epochs": epochs}).validate()
+    if epochs <= checkpoint["epoch"]:
+        raise ValueError(f"epochs must be more than the {checkpoint['epoch']} epochs run {parent_id} "
+                         f"already trained, got {epochs}")
+    return config
+
+
+def launch_resume(store: RunStore, parent_id: str, epochs: int) -> str:
+    """Continue a run from its last checkpoint (weights, optimizer, data order) as a new linked run."""
+    parent = store.get(parent_id)
+    config = resume_config(store, parent_id, epochs)
+    return launch(store, config, name=f"{parent.name} (resumed)", parent_id=parent_id, origin="resume")
+
+
+def replay_config(run) -> TrainConfig:
+    """The run's config and seed, with the thread count it actually used (results depend on it)."""
+    threads = run.summary.get("threads") or run.config.get("threads", 0)
+    return TrainConfig.from_dict({**run.config, "threads": threads}).validate()
+
+
+def launch_replay(store: RunStore, run_id: str) -> str:
+    """Train the run's exact config and seed again as a new run; compare with ``replay_matches``."""
+    run = store.get(run_id)
+    if run is None:
+        raise ValueError(f"Run {run_id} does not exist (deleted?).")
+    return launch(store, replay_config(run), name=f"{run.name} (replay)", parent_id=run_id, origin="replay")
+
+
+def copy_history(store: RunStore, parent_id: str, child_id: str) -> None:
+    """A resumed run starts with its parent's curves and predictions, so they continue."""
+    series = store.metrics(parent_id)
+    store.append_metrics(child_id, [(name, s, e, v) for name, values in series.items()
+                                    for s, e, v in zip(values["step"], values["epoch"], values["value"])])
+    predictions = store.load_tensors(parent_id, run_files.PREDICTIONS)
+    if predictions is not None:
+        store.save_tensors(child_id, run_files.PREDICTIONS, predictions)

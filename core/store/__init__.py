@@ -1,0 +1,1 @@
+"""The run store: SQLite for runs and metric series (``run_store``), one folder of files per run (``run_files``)."""
