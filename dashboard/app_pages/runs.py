@@ -7,7 +7,7 @@ from plotly.colors import qualitative
 
 from core import compare, export
 from core.worker import launch_replay, launch_resume
-from dashboard import charts
+from dashboard import figures
 from dashboard.common import check_capacity, pick_run, run_label, store
 
 ORDER = ["name", "status", "test_accuracy", "best_val_accuracy", "val_accuracy", "model", "hidden", "optimizer", "lr",
@@ -65,9 +65,9 @@ def comparison(chosen: list) -> None:
     colors = {run.id: qualitative.Plotly[i % len(qualitative.Plotly)] for i, run in enumerate(chosen)}
     overlay = compare.overlay_series(store(), [run.id for run in chosen])
     left, right = st.columns(2)
-    left.plotly_chart(charts.overlay_figure(overlay["loss_smooth"], labels, colors, "Training loss (smoothed)", False),
+    left.plotly_chart(figures.overlay_figure(overlay["loss_smooth"], labels, colors, "Training loss (smoothed)", False),
                       width="stretch", key="runs_compare_loss")
-    right.plotly_chart(charts.overlay_figure(overlay["val_accuracy"], labels, colors, "Validation accuracy", True),
+    right.plotly_chart(figures.overlay_figure(overlay["val_accuracy"], labels, colors, "Validation accuracy", True),
                        width="stretch", key="runs_compare_acc")
     if len(chosen) < 2:
         return
