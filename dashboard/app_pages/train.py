@@ -30,7 +30,7 @@ def live(run_id: str) -> None:
     for col, (name, label, fmt) in zip(cols, (("loss_smooth", "Loss (smoothed)", "{:.4f}"),
                                               ("train_accuracy", "Train accuracy", "{:.1%}"),
                                               ("val_accuracy", "Validation accuracy", "{:.1%}"),
-                                              ("val_loss", "Validation loss", "{:.4f}"))):
+                                              ("val_loss", "Validation loss", "{:.4f}")), strict=False):
         col.metric(label, fmt.format(view.latest[name]) if name in view.latest else "—")
     test = run.summary.get("test_accuracy")
     cols[4].metric("Test accuracy", f"{test:.1%}" if isinstance(test, float) else "after training")
