@@ -2,12 +2,12 @@
 import inspect
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from core.data import normalize
 from core.models import ACTIVATIONS, count_parameters
 from core.nn_trace import class_probabilities, layer_table, parse_sizes, seeded_model, trace_forward
+from dashboard import figures
 from dashboard.common import dataset
 
 st.title("🧱 nn.Module")
@@ -47,8 +47,7 @@ picture_column, trace_column = st.columns([1, 3])
 picture_column.image(test_images[index].numpy(), caption=f"label {int(test_labels[index])}", width=140)
 trace_column.dataframe(pd.DataFrame(rows), hide_index=True)
 probabilities = class_probabilities(logits)
-chart = px.bar(x=list(data.classes), y=probabilities, labels={"x": "digit", "y": "probability"}, height=260)
-st.plotly_chart(chart, width="stretch")
+st.plotly_chart(figures.class_probabilities_figure(data.classes, probabilities), width="stretch")
 st.caption(f"The weights are random (seed 0), so the prediction ({probabilities.index(max(probabilities))}) is "
            "a guess and every probability is near 10 %. Training — on the Train page — changes the numbers, "
            "never the shapes.")

@@ -2,8 +2,16 @@
 import pandas as pd
 import streamlit as st
 
-from core.tensor_demos import (CATEGORIES, find_operation, numpy_bridge_demo, parse_numbers, run_operation,
-                               search_catalogue, transpose_demo, two_plus_three_demo)
+from core.tensor_demos import (
+    CATEGORIES,
+    find_operation,
+    numpy_bridge_demo,
+    parse_numbers,
+    run_operation,
+    search_catalogue,
+    transpose_demo,
+    two_plus_three_demo,
+)
 
 st.title("🧮 Tensors")
 st.caption("A tensor is an n-dimensional array of one dtype on one device. Every listing below is the code "
