@@ -99,7 +99,7 @@ def probability_figure(probabilities: np.ndarray, top: int | None = None, label:
     colors = ["#2CA02C" if digit == label else "#EE4C2C" if rank == len(order) - 1 else "#9DB4D0"
               for rank, digit in enumerate(order)]
     figure = go.Figure(go.Bar(x=probabilities[order], y=[f"{digit} " for digit in order], orientation="h",
-                              marker_color=colors, text=[f"{p:.1%}" for p in probabilities[order]],
+                              marker_color=colors, text=[f"{probability:.1%}" for probability in probabilities[order]],
                               textposition="auto"))
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), title="probabilities",
                          xaxis=dict(range=[0, 1], tickformat=".0%"), yaxis=dict(type="category"))
