@@ -177,7 +177,8 @@ def numpy_torch_losses_figure(numpy_losses: list[float], torch_losses: list[floa
 
 def coverage_figure(coverage: pd.DataFrame) -> go.Figure:
     """Per epoch and sampling: the fraction of the train split seen that epoch and so far (one column each)."""
-    long_form = coverage.melt(id_vars=["sampling", "epoch"], var_name="measure", value_name="fraction of the train split")
+    long_form = coverage.melt(id_vars=["sampling", "epoch"], var_name="measure",
+                              value_name="fraction of the train split")
     return px.line(long_form, x="epoch", y="fraction of the train split", color="sampling", line_dash="measure",
                    markers=True, height=320)
 

@@ -20,8 +20,9 @@ model_name = left.selectbox("Model", ["mlp", "cnn"], key="nn_model")
 hidden_text = middle.text_input("Hidden layer widths", "50", key="nn_hidden",
                                 help="Comma-separated, e.g. 128, 64. For the CNN: the dense layer's width.")
 activation = right.selectbox("Activation", list(ACTIVATIONS), key="nn_activation")
-first_channels = left.number_input("CNN channels, conv 1", 1, 64, 8, key="nn_channels_1", disabled=model_name != "cnn")
-second_channels = middle.number_input("CNN channels, conv 2", 1, 64, 16, key="nn_channels_2", disabled=model_name != "cnn")
+not_cnn = model_name != "cnn"
+first_channels = left.number_input("CNN channels, conv 1", 1, 64, 8, key="nn_channels_1", disabled=not_cnn)
+second_channels = middle.number_input("CNN channels, conv 2", 1, 64, 16, key="nn_channels_2", disabled=not_cnn)
 dropout = right.slider("Dropout", 0.0, 0.8, 0.0, step=0.1, key="nn_dropout")
 
 try:
