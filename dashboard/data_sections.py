@@ -106,7 +106,8 @@ def summary(name: str, data, label: str, data_dir: Path) -> None:
 def overview_tabs(data) -> None:
     """What is in a dataset: digits per class, sample digits, each class's mean digit, pixel values."""
     classes, samples, means, pixels = st.tabs(["Classes", "Samples", "Mean digit", "Pixels"])
-    classes.plotly_chart(figures.class_counts_figure(sources.class_counts(data), data.classes), key="data_classes")
+    figures.show(figures.class_counts_figure(sources.class_counts(data), data.classes), where=classes,
+                 key="data_classes")
     per_class = samples.slider("Digits per class", 4, 12, 10, key="data_per_class")
     grid = sources.tile(sources.class_samples(data.images, data.labels, per_class, len(data.classes)), per_class)
     samples.image(grid, caption=f"One row per class, {data.classes[0]} at the top; pixels enlarged 3×, not smoothed")
@@ -116,4 +117,4 @@ def overview_tabs(data) -> None:
     pixels.dataframe(pd.DataFrame(sources.pixel_statistics(data)), hide_index=True)
     pixels.caption(f"Pixel values on [0, 1]. Training standardises every dataset with MNIST's mean {MEAN} and "
                    f"std {STD}, so a set far from those numbers starts off-centre.")
-    pixels.plotly_chart(figures.pixel_values_figure(sources.pixel_histogram(train_images)), key="data_pixels")
+    figures.show(figures.pixel_values_figure(sources.pixel_histogram(train_images)), where=pixels, key="data_pixels")

@@ -1,4 +1,4 @@
-"""Every plotly figure the dashboard draws; pages pass in numbers and arrays and chart what comes back.
+"""Every plotly figure the dashboard draws; pages pass in numbers and arrays and ``show`` what comes back.
 
 The live training charts are plain dicts: a dict spec skips plotly's per-property validation
 when it is built (~10 ms per figure here), which matters for charts redrawn on every live
@@ -10,9 +10,15 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+import streamlit as st
 from plotly.colors import qualitative
 
 COLORS = {"loss": "rgba(238,76,44,0.35)", "loss_smooth": "#EE4C2C", "train": "#1F77B4", "val": "#2CA02C"}
+
+
+def show(figure, where=st, **options):
+    """Draw a figure from here in ``where`` (a column or tab; the page by default): pages never touch plotly."""
+    return where.plotly_chart(figure, **options)
 
 
 def palette(keys, scheme: str = "Plotly") -> dict:

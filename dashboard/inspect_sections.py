@@ -71,8 +71,8 @@ def confusion(summary: view.InspectSummary) -> None:
     left, right = st.columns([3, 2])
     normalise = left.toggle("Row-normalised (share of each true class)", key="inspect_normalise")
     chosen = (st.session_state.get("inspect_true"), st.session_state.get("inspect_pred"))
-    left.plotly_chart(figures.confusion_figure(summary.matrix, normalise, chosen if None not in chosen else None),
-                      on_select=select_cell, selection_mode="points", key="inspect_matrix", width="stretch")
+    figures.show(figures.confusion_figure(summary.matrix, normalise, chosen if None not in chosen else None),
+                 where=left, on_select=select_cell, selection_mode="points", key="inspect_matrix", width="stretch")
     left.caption("Click a cell to see its digits in the gallery below.")
     right.dataframe(view.metrics_rows(summary), hide_index=True, width="stretch", column_config={
         name: st.column_config.NumberColumn(format="%.3f") for name in ("precision", "recall", "F1")})
@@ -127,8 +127,8 @@ def close_up(summary: view.InspectSummary, shown: list[int], images, net, checkp
     digit_column, saliency_column, chart_column = st.columns([1, 1, 2])
     crisp(digit_column, view.upscale(images[pick], 6), f"test digit #{pick}, true {summary.labels[pick]}")
     crisp(saliency_column, view.saliency_rgb(detail.saliency, 6), f"saliency of the {detail.predicted}")
-    chart_column.plotly_chart(figures.probability_figure(detail.probabilities, 3, int(summary.labels[pick])),
-                              width="stretch", key="inspect_top3")
+    figures.show(figures.probability_figure(detail.probabilities, 3, int(summary.labels[pick])),
+                 where=chart_column, width="stretch", key="inspect_top3")
     st.caption(f"Saliency: red pixels are where more ink would raise the score of {detail.predicted}, blue where "
                f"it would lower it. Close-up from the latest checkpoint (epoch {checkpoint_epoch}).")
 
@@ -136,8 +136,8 @@ def close_up(summary: view.InspectSummary, shown: list[int], images, net, checkp
 def learned_when(summary: view.InspectSummary, images) -> None:
     """When each test digit was learned for good, and the digits never learned or forgotten."""
     chart_column, numbers_column = st.columns([2, 1])
-    chart_column.plotly_chart(figures.learned_figure(summary.epochs, summary.learned_epoch), width="stretch",
-                              key="inspect_learned")
+    figures.show(figures.learned_figure(summary.epochs, summary.learned_epoch), where=chart_column,
+                 width="stretch", key="inspect_learned")
     numbers_column.metric("Never learned (wrong at every epoch)", f"{len(summary.never_learned):,}")
     numbers_column.metric("Forgotten (correct, then wrong again)", f"{len(summary.forgotten):,}")
     for title, group in (("Never learned", summary.never_learned), ("Forgotten at least once", summary.forgotten)):
@@ -154,7 +154,7 @@ def own_digit(source: bytes | str, net, key: str) -> None:
     detail = view.digit_detail(net, digit)
     left, right = st.columns([1, 2])
     crisp(left, view.upscale(digit, 6), f"what the model sees (28×28): a {detail.predicted}")
-    right.plotly_chart(figures.probability_figure(detail.probabilities), width="stretch", key=key)
+    figures.show(figures.probability_figure(detail.probabilities), where=right, width="stretch", key=key)
 
 
 def own_digit_tabs(net) -> None:

@@ -13,10 +13,10 @@ def comparison(chosen: list) -> None:
     colors = figures.palette([run.id for run in chosen])  # a run keeps its colour on both charts
     overlay = compare.overlay_series(store(), [run.id for run in chosen])
     left, right = st.columns(2)
-    left.plotly_chart(figures.overlay_figure(overlay["loss_smooth"], labels, colors, "Training loss (smoothed)", False),
-                      width="stretch", key="runs_compare_loss")
-    right.plotly_chart(figures.overlay_figure(overlay["val_accuracy"], labels, colors, "Validation accuracy", True),
-                       width="stretch", key="runs_compare_acc")
+    figures.show(figures.overlay_figure(overlay["loss_smooth"], labels, colors, "Training loss (smoothed)", False),
+                 where=left, width="stretch", key="runs_compare_loss")
+    figures.show(figures.overlay_figure(overlay["val_accuracy"], labels, colors, "Validation accuracy", True),
+                 where=right, width="stretch", key="runs_compare_acc")
     if len(chosen) < 2:
         return
     diff = compare.config_diff_table(chosen)

@@ -70,9 +70,9 @@ metric_columns[0].metric("Shuffle, measured", f"{shuffled:.1%}", help="distinct 
 metric_columns[1].metric("Replacement, measured", f"{measured:.1%}", help="distinct digits per epoch")
 metric_columns[2].metric("Replacement, expected", f"{expected:.1%}", help="1 − (1 − 1/n)ⁿ ≈ 1 − 1/e")
 chart_column, histogram_column = st.columns(2)
-chart_column.plotly_chart(figures.coverage_figure(coverage), width="stretch")
+figures.show(figures.coverage_figure(coverage), where=chart_column, width="stretch")
 counts = pd.DataFrame(times_seen(n_train, batch_size, "replacement", int(seed)))
-histogram_column.plotly_chart(figures.times_drawn_figure(counts), width="stretch")
+figures.show(figures.times_drawn_figure(counts), where=histogram_column, width="stretch")
 st.caption(f"With replacement each of the {n_train:,} draws picks any digit, so about 37 % are never drawn in an "
            "epoch while others come twice or more; shuffling draws each exactly once.")
 with st.expander("The batching code (core.data.batches) that was measured"):
@@ -83,8 +83,8 @@ train_epochs = st.slider("Training epochs (each way)", 1, 8, 5, key="loading_tra
 curves = training_curves(train_epochs, batch_size, int(seed))
 history = pd.DataFrame([row | {"sampling": name} for name, rows in curves.items() for row in rows])
 loss_column, accuracy_column = st.columns(2)
-loss_column.plotly_chart(figures.sampling_curve_figure(history, "train loss"), width="stretch")
-accuracy_column.plotly_chart(figures.sampling_curve_figure(history, "test accuracy"), width="stretch")
+figures.show(figures.sampling_curve_figure(history, "train loss"), where=loss_column, width="stretch")
+figures.show(figures.sampling_curve_figure(history, "test accuracy"), where=accuracy_column, width="stretch")
 st.dataframe(history, hide_index=True)
 st.caption("The same MLP (784-32-10, Adam, lr 0.003) from the same initial weights, on the 3,600-digit train "
            "split. Both make the same number of steps per epoch; with replacement some digits are skipped and "

@@ -48,7 +48,7 @@ picture_column, trace_column = st.columns([1, 3])
 picture_column.image(test_images[index].numpy(), caption=f"label {int(test_labels[index])}", width=140)
 trace_column.dataframe(pd.DataFrame(rows), hide_index=True)
 probabilities = class_probabilities(logits)
-st.plotly_chart(figures.class_probabilities_figure(data.classes, probabilities), width="stretch")
+figures.show(figures.class_probabilities_figure(data.classes, probabilities), width="stretch")
 st.caption(f"The weights are random (seed 0), so the prediction ({probabilities.index(max(probabilities))}) is "
            "a guess and every probability is near 10 %. Training — on the Train page — changes the numbers, "
            "never the shapes.")

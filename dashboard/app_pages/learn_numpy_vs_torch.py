@@ -50,8 +50,8 @@ st.caption(f"In {dtype} the two agree to {expected}. On a net this small NumPy i
            "call carries fixed overhead (autograd bookkeeping, dispatch) that only pays off on bigger tensors "
            "or a GPU.")
 
-st.plotly_chart(figures.numpy_torch_losses_figure(result["numpy_losses"], result["torch_losses"], loss),
-                width="stretch")
+figures.show(figures.numpy_torch_losses_figure(result["numpy_losses"], result["torch_losses"], loss),
+             width="stretch")
 
 gradients_column, predictions_column = st.columns(2)
 gradients_column.markdown("**Step-one gradients, per parameter**")

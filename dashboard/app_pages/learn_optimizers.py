@@ -47,10 +47,10 @@ except ValueError as error:
 
 chosen_surface = SURFACES[surface]
 paths = {name: run.points for name, run in runs.items()}
-st.plotly_chart(figures.trajectories_figure(grid(surface), paths, COLOURS, chosen_surface.minima, (start_x, start_y),
-                                            chosen_surface.x_range, chosen_surface.y_range), width="stretch")
-st.plotly_chart(figures.optimizer_losses_figure({name: run.losses for name, run in runs.items()}, COLOURS),
-                width="stretch")
+figures.show(figures.trajectories_figure(grid(surface), paths, COLOURS, chosen_surface.minima, (start_x, start_y),
+                                         chosen_surface.x_range, chosen_surface.y_range), width="stretch")
+figures.show(figures.optimizer_losses_figure({name: run.losses for name, run in runs.items()}, COLOURS),
+             width="stretch")
 
 scientific = st.column_config.NumberColumn(format="%.2e")
 st.dataframe(pd.DataFrame(summarise(runs, surface)), hide_index=True,

@@ -34,8 +34,8 @@ def live(run_id: str) -> None:
         col.metric(label, fmt.format(view.latest[name]) if name in view.latest else "—")
     test = run.summary.get("test_accuracy")
     cols[4].metric("Test accuracy", f"{test:.1%}" if isinstance(test, float) else "after training")
-    st.plotly_chart(figures.loss_figure(view.steps), width="stretch", key="train_loss_chart")
-    st.plotly_chart(figures.accuracy_figure(view.epochs), width="stretch", key="train_acc_chart")
+    figures.show(figures.loss_figure(view.steps), width="stretch", key="train_loss_chart")
+    figures.show(figures.accuracy_figure(view.epochs), width="stretch", key="train_acc_chart")
     if run.active:
         if st.button("Stop", key="train_stop", icon=":material/stop:", help="ends the run after the current batch, keeping the weights"):
             store().request_stop(run_id)
