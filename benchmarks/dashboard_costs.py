@@ -54,12 +54,12 @@ def plotly_chart_work(figure) -> str:
 def live_refresh(root: Path, points: int, repeats: int) -> dict:
     """Server time of one Train-page refresh, in three parts, each a list of ``repeats`` timings.
 
-    ``read``: core.live.live_view (store query + cut to a screen's worth of points);
-    ``figures``: dashboard.charts' two figures; ``send``: st.plotly_chart's work on them.
+    ``read``: core.results.live.live_view (store query + cut to a screen's worth of points);
+    ``figures``: dashboard.figures' two figures; ``send``: st.plotly_chart's work on them.
     ``refresh`` is read + figures, ``server`` all three.
     """
     from core.results.live import live_view
-    from dashboard import charts
+    from dashboard import figures
 
     store, run_id = fixtures.live_store(root, points)
     parts: dict[str, list[float]] = {"read": [], "figures": [], "send": []}
@@ -68,9 +68,9 @@ def live_refresh(root: Path, points: int, repeats: int) -> dict:
             t0 = time.perf_counter()
             view = live_view(store, run_id)
             t1 = time.perf_counter()
-            figures = charts.loss_figure(view.steps), charts.accuracy_figure(view.epochs)
+            drawn = figures.loss_figure(view.steps), figures.accuracy_figure(view.epochs)
             t2 = time.perf_counter()
-            for figure in figures:
+            for figure in drawn:
                 plotly_chart_work(figure)
             t3 = time.perf_counter()
             if repeat:
@@ -87,45 +87,37 @@ def live_refresh(root: Path, points: int, repeats: int) -> dict:
 
 
 def inspect_open(root: Path, n_test: int, repeats: int) -> dict:
-    """The Inspect page's core work for a run with ``n_test`` test predictions per epoch.
+    """The Inspect page's work for a run with ``n_test`` test predictions per epoch.
 
     ``summary``: inspect_summary with the dataset already loaded (the page caches it).
     ``first_open``: everything the page computes with empty caches: the run's dataset, the
     summary, matrix and "learned" figures, one gallery page, the model and one digit's close-up.
     """
-    from core import inspect_view as view
+    from core.results import inspection
+    from core.store.run_store import load_run_model
+    from dashboard import figures
 
     epochs = 15  # a CNN preset's run
     store, run_id = fixtures.inspect_store(root, n_test, epochs)
-    if not hasattr(view, "inspect_summary"):
-        return {"missing": ["core.inspect_view.inspect_summary (not written yet)"]}
-    optional = ("run_dataset", "confusion_figure", "learned_figure", "gallery_indices", "upscale", "captions",
-                "digit_detail", "metrics_rows")
-    missing = [f"core.inspect_view.{name}" for name in optional if not hasattr(view, name)]
-    data = view.run_dataset(store, run_id) if hasattr(view, "run_dataset") else None
+    data = inspection.run_dataset(store, run_id)
 
     def summary():
-        return view.inspect_summary(store, run_id, None, data=data)
+        return inspection.inspect_summary(store, run_id, None, data=data)
 
     def first_open():
-        from core.store.run_files import model_from_checkpoint
-        from core.store.run_store import load_checkpoint
+        fresh = inspection.run_dataset(store, run_id)
+        shown_summary = inspection.inspect_summary(store, run_id, None, data=fresh)
+        images = fresh.images[fresh.splits["test"]]
+        figures.confusion_figure(shown_summary.matrix)
+        figures.learned_figure(shown_summary.epochs, shown_summary.learned_epoch)
+        inspection.metrics_rows(shown_summary)
+        shown = inspection.gallery_indices(shown_summary)[:40]  # one gallery page
+        inspection.upscale(images[shown], 3)
+        inspection.captions(shown_summary, shown)
+        inspection.digit_detail(load_run_model(store, run_id, "last")[0], images[int(shown[0])])
 
-        fresh = view.run_dataset(store, run_id) if hasattr(view, "run_dataset") else None
-        s = view.inspect_summary(store, run_id, None, data=fresh)
-        images = fresh.images[fresh.splits["test"]] if fresh is not None else None
-        for name, args in (("confusion_figure", (s.matrix,)), ("learned_figure", (s,)), ("metrics_rows", (s,))):
-            if hasattr(view, name):
-                getattr(view, name)(*args)
-        if images is not None and {"gallery_indices", "upscale", "captions", "digit_detail"} <= set(dir(view)):
-            shown = view.gallery_indices(s)[:40]  # one gallery page
-            view.upscale(images[shown], 3)
-            view.captions(s, shown)
-            net = model_from_checkpoint(load_checkpoint(store, run_id, "last"))[0]
-            view.digit_detail(net, images[int(shown[0])])
-
-    return {"n_test": n_test, "epochs": epochs, "summary": timings(summary, repeats), "first_open": timings(first_open, min(repeats, 5)),
-            "missing": missing}
+    return {"n_test": n_test, "epochs": epochs, "summary": timings(summary, repeats),
+            "first_open": timings(first_open, min(repeats, 5))}
 
 
 # -- Start → first metric ------------------------------------------------------------------------

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import torch
 
-from core.config import TrainConfig
+from core.config import TrainConfig, model_from_config
 from core.data.catalog import load_dataset
 from core.data.digits import DigitData
 from core.data.torchvision_sets import RAW_FILES, TORCHVISION_SETS
-from core.models import build_model
 from core.store.run_store import RunStore
 
 BATCH_SIZE = 128
@@ -133,7 +132,7 @@ def inspect_store(root: Path, n_test: int, epochs: int = 15) -> tuple[RunStore, 
     store.save_tensors(run_id, "predictions.pt", {"epochs": torch.arange(1, epochs + 1),
                                                   "predicted": torch.stack(predicted),
                                                   "confidence": torch.stack(confidence)})
-    model = build_model(config.model, config.hidden, config.channels, config.activation, config.dropout)
+    model = model_from_config(config)
     store.save_tensors(run_id, "last.pt", {"model": model.state_dict(), "config": config.to_dict(), "epoch": epochs,
                                            "step": epochs * 100})
     store.finish(run_id, "completed", summary={"test_accuracy": 0.987, "epochs_completed": epochs})

@@ -20,9 +20,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from core.config import TrainConfig
+from core.config import TrainConfig, model_from_config
 from core.data.digits import MEAN, STD, DigitData
-from core.models import build_model
 from core.runner.launch import launch
 from core.store.run_store import FINISHED, RunStore
 
@@ -36,7 +35,7 @@ Batches = Iterator[tuple[torch.Tensor, torch.Tensor]]
 
 def make_model(config: TrainConfig, device: str = "cpu") -> nn.Module:
     torch.manual_seed(0)
-    return build_model(config.model, config.hidden, config.channels, config.activation, config.dropout).to(device)
+    return model_from_config(config).to(device)
 
 
 def synchronize(device: str) -> None:

@@ -1,10 +1,10 @@
 """The Train page's settings form: presets, widgets, and keeping the choices across pages."""
 import streamlit as st
 
+from core.config import OPTIMIZERS, PRECISIONS, PRESETS, SAMPLINGS, SCHEDULES, TrainConfig
+from core.data.catalog import list_datasets
 from core.data.digits import default_data_dir
 from core.devices import list_devices
-from core.data.catalog import list_datasets
-from core.config import OPTIMIZERS, PRECISIONS, PRESETS, SAMPLINGS, SCHEDULES, TrainConfig
 
 PRESET_FIELDS = ("model", "hidden", "channels", "activation", "dropout", "optimizer", "lr", "batch_size", "epochs",
                  "sampling", "augment", "schedule")

@@ -233,7 +233,7 @@ def test_deleted_run_gives_a_message_not_a_traceback(finished, runs_dir, monkeyp
 
 def test_no_streamlit_in_core():
     core = Path(__file__).resolve().parents[1] / "core"
-    for name in ("evaluate.py", "user_digit.py", "inspect_view.py"):
+    for name in ("training/evaluation.py", "results/metrics.py", "results/user_digit.py", "results/inspection.py"):
         assert "streamlit" not in (core / name).read_text(), f"core/{name} must not import streamlit"
 
 

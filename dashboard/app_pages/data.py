@@ -1,130 +1,17 @@
 """Data: pick a dataset, see what is in it, bring your own digits in the guide's zip format."""
-import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from core import sources
-from core.data.digits import MEAN, STD, default_data_dir
-from core.data.embedded import embedded_digits
-from core.data.guide_format import example_archive
-from core.data.safe_zip import MAX_ARCHIVE_BYTES, MB, DatasetError
+from core.data import catalog, torchvision_sets, uploads
+from core.data.digits import default_data_dir
+from core.data.safe_zip import DatasetError
+from dashboard import data_sections as sections
 from dashboard.common import dataset
 
-VAL_FRACTION = 0.1  # the Train page's default; here it only decides how train/validation are counted
-DATA_DIR = default_data_dir()
-
-
-@st.cache_data(show_spinner=False)
-def example_zip() -> bytes:
-    images, labels = embedded_digits()
-    every_25th = slice(0, None, 25)  # 200 digits, 20 of each class
-    return example_archive(images[every_25th], labels[every_25th], n_test=50)
-
-
-def import_upload(upload) -> None:
-    """Import a newly uploaded zip once per file; reruns reuse the remembered outcome."""
-    if upload is None or st.session_state.get("data_upload_result", (None,))[0] == upload.file_id:
-        return
-    bar = st.progress(0.0, text=f"Checking {upload.name}…")
-    try:
-        name = sources.import_archive(upload.getvalue(), upload.name, DATA_DIR,
-                                      progress=lambda done, text: bar.progress(done, text=text))
-    except DatasetError as error:
-        st.session_state["data_upload_result"] = (upload.file_id, None, str(error))
-    else:
-        st.session_state["data_upload_result"] = (upload.file_id, name, None)
-        st.session_state["data_pending"] = name  # selected on the rerun, before the picker exists
-        st.rerun()
-    bar.empty()
-
-
-def upload_section() -> None:
-    upload = st.file_uploader("Upload your digits: a zip with train.csv, test.csv and Images/", type=["zip"],
-                              key="data_upload", max_upload_size=MAX_ARCHIVE_BYTES // MB,
-                              help="The guide's format: train.csv (filename,label), test.csv (filename), "
-                                   "PNG or JPEG digits under Images/train/ and Images/test/.")
-    import_upload(upload)
-    result = st.session_state.get("data_upload_result")
-    if upload is not None and result and result[0] == upload.file_id:
-        if result[2]:
-            st.error(result[2])
-        elif result[1]:  # None once that upload was deleted
-            st.success(f"Imported {upload.name} as {result[1]}; the Train page lists it too.")
-    st.download_button("Download an example zip (200 digits)", example_zip(), file_name="digits-example.zip",
-                       mime="application/zip", key="data_example")
-
-
-def delete_section(name: str) -> None:
-    """An upload can be deleted, after a confirmation; runs trained on it stay in the run store."""
-    sure = st.checkbox(f"Yes, delete {name}", key=f"data_delete_sure_{name}",
-                       help="Removes its decoded copy from the cache; runs trained on it keep their results.")
-    if not st.button("Delete this dataset", key="data_delete", disabled=not sure):
-        return
-    try:
-        sources.delete_upload(name, DATA_DIR)
-    except DatasetError as error:
-        st.error(str(error))
-        return
-    dataset.clear()  # every page's loaded copies; the others reload cheaply
-    result = st.session_state.get("data_upload_result")
-    if result and result[1] == name:  # the uploader still holds the file: keep it from importing it again
-        st.session_state["data_upload_result"] = (result[0], None, None)
-    st.session_state["data_deleted"] = name  # said on the rerun, which no longer lists it
-    st.rerun()
-
-
-def offer_download(name: str) -> None:
-    """A torchvision set that is not here yet: say where its files go, offer to fetch them."""
-    st.info(sources.missing_message(name, DATA_DIR))
-    title = sources.TORCHVISION_SETS[name][1]
-    if st.button(f"Download {title}", key="data_download", type="primary"):
-        bar = st.progress(0.0, text="Connecting…")
-        try:
-            sources.download_torchvision(name, DATA_DIR, progress=lambda done, text: bar.progress(done, text=text))
-        except DatasetError as error:
-            bar.empty()
-            st.error(str(error))
-        else:
-            st.rerun()
-    st.stop()
-
-
-def summary(name: str, data, label: str) -> None:
-    sizes = data.sizes()
-    columns = st.columns(5)
-    columns[0].metric("Labelled digits", f"{len(data.labels):,}")
-    columns[1].metric("Train", f"{sizes['train']:,}")
-    columns[2].metric("Validation", f"{sizes['val']:,}", help=f"{VAL_FRACTION:.0%} of the non-test digits")
-    columns[3].metric("Test", f"{sizes['test']:,}")
-    columns[4].metric("To predict (test.csv)", f"{len(data.predict_names):,}" if data.predict_names else "—")
-    st.caption(f"**Source:** {label} · **{len(data.classes)} classes:** {', '.join(data.classes)} · "
-               f"**Cache:** {sources.cache_state(name, DATA_DIR)}")
-    for note in data.notes:
-        st.warning(note)
-
-
-def charts(data) -> None:
-    classes, samples, means, pixels = st.tabs(["Classes", "Samples", "Mean digit", "Pixels"])
-    counts = sources.class_counts(data)
-    table = pd.DataFrame([{"class": data.classes[c], "split": split, "digits": n}
-                          for split, row in counts.items() for c, n in enumerate(row)])
-    classes.plotly_chart(px.bar(table, x="class", y="digits", color="split", barmode="group"), key="data_classes")
-    per_class = samples.slider("Digits per class", 4, 12, 10, key="data_per_class")
-    grid = sources.tile(sources.class_samples(data.images, data.labels, per_class, len(data.classes)), per_class)
-    samples.image(grid, caption=f"One row per class, {data.classes[0]} at the top; pixels enlarged 3×, not smoothed")
-    train_images, train_labels = data.split("train")
-    means.image(sources.tile(sources.mean_images(train_images, train_labels, len(data.classes)), 10, scale=4),
-                caption="The average training digit of each class, left to right")
-    pixels.dataframe(pd.DataFrame(sources.pixel_statistics(data)), hide_index=True)
-    pixels.caption(f"Pixel values on [0, 1]. Training standardises every dataset with MNIST's mean {MEAN} and "
-                   f"std {STD}, so a set far from those numbers starts off-centre.")
-    counts_by_value = pd.DataFrame({"value": range(256), "pixels": sources.pixel_histogram(train_images)})
-    pixels.plotly_chart(px.bar(counts_by_value, x="value", y="pixels", log_y=True), key="data_pixels")
-
+data_dir = default_data_dir()  # read on every run: it follows DIGITLAB_DATA_DIR
 
 st.title("Datasets: what the model learns from")
 st.caption("Every dataset becomes uint8 tensors (N, 28, 28) with labels and train/validation/test splits.")
-choices = dict(sources.list_datasets(DATA_DIR, include_absent=True))
+choices = dict(catalog.list_datasets(data_dir, include_absent=True))
 if "data_pending" in st.session_state:
     st.session_state["data_dataset"] = st.session_state.pop("data_pending")
 if st.session_state.get("data_dataset") not in choices:
@@ -134,17 +21,17 @@ selected = picker.selectbox("Dataset", list(choices), format_func=choices.get, k
 with picker:
     if "data_deleted" in st.session_state:
         st.success(f"Deleted {st.session_state.pop('data_deleted')}; runs trained on it are still listed.")
-    if selected.startswith(sources.UPLOAD_PREFIX):
-        delete_section(selected)
+    if selected.startswith(uploads.UPLOAD_PREFIX):
+        sections.delete_section(selected, data_dir)
 with uploader:
-    upload_section()
+    sections.upload_section(data_dir)
 
-if selected in sources.TORCHVISION_SETS and not sources.torchvision_present(selected, DATA_DIR):
-    offer_download(selected)
+if selected in torchvision_sets.TORCHVISION_SETS and not torchvision_sets.torchvision_present(selected, data_dir):
+    sections.offer_download(selected, data_dir)
 try:
-    digits = dataset(selected, VAL_FRACTION, str(DATA_DIR))
+    digits = dataset(selected, sections.VAL_FRACTION, str(data_dir))
 except DatasetError as error:
     st.error(str(error))
     st.stop()
-summary(selected, digits, choices[selected])
-charts(digits)
+sections.summary(selected, digits, choices[selected], data_dir)
+sections.overview_tabs(digits)

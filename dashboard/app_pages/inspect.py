@@ -1,81 +1,10 @@
 """Inspect: what does a run's model get wrong, and why? Works on a run still training."""
 import streamlit as st
 
-from core import inspect_view as view
-from core.store.run_files import model_from_checkpoint
-from core.store.run_store import load_checkpoint
-from core.results.user_digit import decode_data_url, prepare_digit
+from core.results import inspection
+from core.store import run_files
+from dashboard import inspect_sections as sections
 from dashboard.common import dataset, pick_run, store
-from dashboard.drawing_pad import canvas
-
-PER_PAGE, SCALE = 40, 3  # gallery digits per page; 28 px -> 84 px, nearest-neighbour
-CLASSES = [None, *range(10)]  # None = any
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def summary(run_id: str, epoch: int | None, mtime: float, source: tuple) -> view.InspectSummary:
-    # mtime: predictions.pt is rewritten every epoch, so a run in training gets a fresh summary.
-    return view.inspect_summary(store(), run_id, epoch, data=dataset(*source))
-
-
-@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
-def model(run_id: str, mtime: float):
-    checkpoint = load_checkpoint(store(), run_id, "last")
-    return model_from_checkpoint(checkpoint)[0], checkpoint.get("epoch")
-
-
-def select_cell() -> None:
-    """A clicked matrix cell becomes the true/predicted filters (which stay the one source of truth)."""
-    points = st.session_state.inspect_matrix.selection.points
-    if points:
-        st.session_state.inspect_true, st.session_state.inspect_pred = int(points[0]["y"]), int(points[0]["x"])
-
-
-def class_filter(label: str, key: str, column) -> int | None:
-    return column.selectbox(label, CLASSES, key=key, format_func=lambda c: "any" if c is None else str(c))
-
-
-def crisp(where, pictures, caption) -> None:
-    """st.image at exactly its upscaled size, as PNG: JPEG or browser resizing would blur the pixels."""
-    first = pictures[0] if isinstance(pictures, list) else pictures
-    where.image(pictures, caption=caption, width=first.shape[1], output_format="PNG")
-
-
-def gallery(s: view.InspectSummary, positions, images, key: str):
-    """One page of digits as a single st.image call (one element, one caption each)."""
-    n_pages = view.page_count(len(positions), PER_PAGE)
-    if st.session_state.get(key, 1) > n_pages:  # the filters shrank the list
-        st.session_state[key] = 1
-    page = st.pagination(n_pages, key=key) if n_pages > 1 else 1
-    start, stop = view.page_bounds(len(positions), page, PER_PAGE)
-    shown = positions[start:stop]
-    crisp(st, list(view.upscale(images[shown], SCALE)), view.captions(s, shown))
-    return shown
-
-
-def own_digit(source: bytes | str, net, key: str) -> None:
-    """Prepare an uploaded file (bytes) or a drawing (data URL) like MNIST and show the prediction."""
-    digit = prepare_digit(decode_data_url(source) if isinstance(source, str) else source)
-    detail = view.digit_detail(net, digit)
-    left, right = st.columns([1, 2])
-    crisp(left, view.upscale(digit, 6), f"what the model sees (28×28): a {detail.predicted}")
-    right.plotly_chart(view.probability_figure(detail.probabilities), width="stretch", key=key)
-
-
-def close_up(s: view.InspectSummary, shown: list[int], images, net, checkpoint_epoch) -> None:
-    if st.session_state.get("inspect_digit") not in shown:  # the gallery page changed under it
-        st.session_state.inspect_digit = shown[0]
-    pick = st.selectbox("Digit (from this page of the gallery)", shown, key="inspect_digit",
-                        format_func=lambda i: f"#{i}: {view.captions(s, [i])[0]}")
-    detail = view.digit_detail(net, images[pick])
-    a, b, c = st.columns([1, 1, 2])
-    crisp(a, view.upscale(images[pick], 6), f"test digit #{pick}, true {s.labels[pick]}")
-    crisp(b, view.saliency_rgb(detail.saliency, 6), f"saliency of the {detail.predicted}")
-    c.plotly_chart(view.probability_figure(detail.probabilities, 3, int(s.labels[pick])), width="stretch",
-                   key="inspect_top3")
-    st.caption(f"Saliency: red pixels are where more ink would raise the score of {detail.predicted}, blue where "
-               f"it would lower it. Close-up from the latest checkpoint (epoch {checkpoint_epoch}).")
-
 
 st.title("Inspect a model")
 runs = store().list_runs()
@@ -83,97 +12,32 @@ if not runs:
     st.info("No runs yet: train one on the **Train** page, then come back to see what it gets wrong.")
     st.stop()
 run = pick_run(runs, key="inspect_run")
-stamp, source = view.file_mtime(store(), run.id, view.PREDICTIONS), view.dataset_source(run.config)
+stamp, source = inspection.file_mtime(store(), run.id, run_files.PREDICTIONS), inspection.dataset_source(run.config)
 try:
-    latest = summary(run.id, None, stamp, source)
+    latest = sections.load_summary(run.id, None, stamp, source)
 except ValueError as exc:
     (st.info if run.active else st.error)(str(exc))
     st.stop()
-# Stay on the newest epoch while a run trains, unless the user moved the slider back.
-if st.session_state.get("inspect_epoch") in (None, st.session_state.get("inspect_latest")) \
-        or st.session_state.inspect_epoch not in latest.epochs:
-    st.session_state.inspect_epoch = latest.epoch
-st.session_state.inspect_latest = latest.epoch
-if len(latest.epochs) > 1:
-    st.select_slider("Predictions after epoch", latest.epochs, key="inspect_epoch",
-                     help="the matrix and the mistakes as they were after each epoch")
-s = summary(run.id, st.session_state.inspect_epoch, stamp, source)
+epoch = sections.epoch_slider(latest)
+summary = sections.load_summary(run.id, epoch, stamp, source)
 data = dataset(*source)
 images = data.images[data.splits["test"]]  # uint8 (n, 28, 28), in the predictions' order
 
-final = run.summary.get("test_accuracy")
-cols = st.columns(4)
-cols[0].metric("Test accuracy (end of run)", f"{final:.1%}" if isinstance(final, float) else
-                 "still training" if run.active else "—")
-cols[1].metric(f"Accuracy after epoch {s.epoch}", f"{s.accuracy:.1%}")
-cols[2].metric(f"Mistakes (of {len(s.labels):,} test digits)", f"{len(s.mistakes):,}")
-cols[3].metric("Weakest class", "—" if s.weakest is None else s.weakest)
-if run.active:
-    st.caption(f"Still training: predictions so far after epochs {latest.epochs[0]}–{latest.epoch}.")
-    st.button("↻ Load newer epochs", key="inspect_refresh")
-
-left, right = st.columns([3, 2])
-normalise = left.toggle("Row-normalised (share of each true class)", key="inspect_normalise")
-chosen = (st.session_state.get("inspect_true"), st.session_state.get("inspect_pred"))
-left.plotly_chart(view.confusion_figure(s.matrix, normalise, chosen if None not in chosen else None),
-                  on_select=select_cell, selection_mode="points", key="inspect_matrix", width="stretch")
-left.caption("Click a cell to see its digits in the gallery below.")
-right.dataframe(view.metrics_rows(s), hide_index=True, width="stretch", column_config={
-    name: st.column_config.NumberColumn(format="%.3f") for name in ("precision", "recall", "F1")})
-if note := view.weakest_note(s):
-    right.warning(note)
+sections.headline(run, latest, summary)
+sections.confusion(summary)
 
 st.subheader("Mistakes")
-a, b, c = st.columns(3)
-true_class = class_filter("True class", "inspect_true", a)
-predicted_class = class_filter("Predicted", "inspect_pred", b)
-order = c.radio("Order", list(view.ORDERS), key="inspect_order", format_func=view.ORDERS.get, horizontal=True)
-positions = view.gallery_indices(s, true_class, predicted_class, order)
-correct = true_class is not None and true_class == predicted_class
-st.caption(f"{len(positions):,} {'correct' if correct else 'misclassified'} digits after epoch {s.epoch} "
-           "· caption: true → predicted · confidence")
-shown = []
-if len(positions):
-    shown = gallery(s, positions, images, "inspect_page")
-else:
-    st.success("No mistakes match these filters.")
+shown = sections.mistakes(summary, images)
 
 st.subheader("One digit up close")
-try:
-    net, checkpoint_epoch = model(run.id, view.file_mtime(store(), run.id, "last.pt"))
-except ValueError as exc:
-    net = None
-    st.error(f"{exc} The predictions above still show; the close-up and your own digit need the model.")
-if net is not None and len(shown):
-    close_up(s, [int(i) for i in shown], images, net, checkpoint_epoch)
+net, checkpoint_epoch = sections.run_model(run.id)
+if net is not None and shown:
+    sections.close_up(summary, shown, images, net, checkpoint_epoch)
 
 st.subheader("Learned when")
-a, b = st.columns([2, 1])
-a.plotly_chart(view.learned_figure(s), width="stretch", key="inspect_learned")
-b.metric("Never learned (wrong at every epoch)", f"{len(s.never_learned):,}")
-b.metric("Forgotten (correct, then wrong again)", f"{len(s.forgotten):,}")
-for title, group in (("Never learned", s.never_learned), ("Forgotten at least once", s.forgotten)):
-    first = group[:PER_PAGE]  # in test-index order
-    more = f", first {len(first)} shown" if len(group) > len(first) else ""
-    with st.expander(f"{title}: {len(group):,} digits{more}"):
-        if len(first):
-            crisp(st, list(view.upscale(images[first], SCALE)), view.captions(s, first))
+sections.learned_when(summary, images)
 
 if net is None:
     st.stop()
 st.subheader("Try your own digit")
-upload_tab, draw_tab = st.tabs(["Upload", "Draw"])
-upload = upload_tab.file_uploader("A photo or scan of one digit, any size", type=["png", "jpg", "jpeg"],
-                                  key="inspect_upload")
-with draw_tab:
-    st.caption("Draw one digit, large; the prediction updates when you lift the pen.")
-    drawing = canvas(key="inspect_canvas", default={"png": None}, on_png_change=lambda: None, height=340).png
-for tab, source in ((upload_tab, upload.getvalue() if upload else None), (draw_tab, drawing)):
-    with tab:
-        try:
-            if source:
-                own_digit(source, net, key="inspect_probs_" + ("draw" if tab is draw_tab else "upload"))
-            elif tab is upload_tab:
-                st.caption("The prediction for your image appears here.")
-        except ValueError as exc:
-            st.error(str(exc))
+sections.own_digit_tabs(net)

@@ -2,12 +2,19 @@
 import inspect
 
 import pandas as pd
-import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
 from core.data.digits import batches
-from core.lessons.loading_demo import SAMPLINGS, compare_sampling, expected_coverage, loader_anatomy, measure_coverage, time_pipelines, times_seen
+from core.lessons.loading_demo import (
+    SAMPLINGS,
+    compare_sampling,
+    expected_coverage,
+    loader_anatomy,
+    measure_coverage,
+    time_pipelines,
+    times_seen,
+)
+from dashboard import figures
 from dashboard.common import dataset
 
 st.title("📦 Data loading")
@@ -63,16 +70,9 @@ metric_columns[0].metric("Shuffle, measured", f"{shuffled:.1%}", help="distinct 
 metric_columns[1].metric("Replacement, measured", f"{measured:.1%}", help="distinct digits per epoch")
 metric_columns[2].metric("Replacement, expected", f"{expected:.1%}", help="1 − (1 − 1/n)ⁿ ≈ 1 − 1/e")
 chart_column, histogram_column = st.columns(2)
-long_form = coverage.melt(id_vars=["sampling", "epoch"], var_name="measure", value_name="fraction of the train split")
-coverage_chart = px.line(long_form, x="epoch", y="fraction of the train split", color="sampling",
-                         line_dash="measure", markers=True, height=320)
-chart_column.plotly_chart(coverage_chart, width="stretch")
+figures.show(figures.coverage_figure(coverage), where=chart_column, width="stretch")
 counts = pd.DataFrame(times_seen(n_train, batch_size, "replacement", int(seed)))
-histogram = go.Figure([go.Bar(x=counts["times drawn"], y=counts["fraction of samples"], name="measured"),
-                       go.Scatter(x=counts["times drawn"], y=counts["expected"], name="Poisson(1)", mode="markers")])
-histogram.update_layout(height=320, margin={"t": 30}, xaxis_title="times a digit is drawn in one epoch "
-                        "(with replacement)", yaxis_title="fraction of digits")
-histogram_column.plotly_chart(histogram, width="stretch")
+figures.show(figures.times_drawn_figure(counts), where=histogram_column, width="stretch")
 st.caption(f"With replacement each of the {n_train:,} draws picks any digit, so about 37 % are never drawn in an "
            "epoch while others come twice or more; shuffling draws each exactly once.")
 with st.expander("The batching code (core.data.batches) that was measured"):
@@ -83,10 +83,8 @@ train_epochs = st.slider("Training epochs (each way)", 1, 8, 5, key="loading_tra
 curves = training_curves(train_epochs, batch_size, int(seed))
 history = pd.DataFrame([row | {"sampling": name} for name, rows in curves.items() for row in rows])
 loss_column, accuracy_column = st.columns(2)
-loss_column.plotly_chart(px.line(history, x="epoch", y="train loss", color="sampling", markers=True, height=300),
-                         width="stretch")
-accuracy_column.plotly_chart(px.line(history, x="epoch", y="test accuracy", color="sampling", markers=True,
-                                     height=300), width="stretch")
+figures.show(figures.sampling_curve_figure(history, "train loss"), where=loss_column, width="stretch")
+figures.show(figures.sampling_curve_figure(history, "test accuracy"), where=accuracy_column, width="stretch")
 st.dataframe(history, hide_index=True)
 st.caption("The same MLP (784-32-10, Adam, lr 0.003) from the same initial weights, on the 3,600-digit train "
            "split. Both make the same number of steps per epoch; with replacement some digits are skipped and "

@@ -2,12 +2,12 @@
 import inspect
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from core.data.digits import normalize
-from core.models import ACTIVATIONS, count_parameters
 from core.lessons.nn_trace import class_probabilities, layer_table, parse_sizes, seeded_model, trace_forward
+from core.models import ACTIVATIONS, count_parameters
+from dashboard import figures
 from dashboard.common import dataset
 
 st.title("🧱 nn.Module")
@@ -20,8 +20,9 @@ model_name = left.selectbox("Model", ["mlp", "cnn"], key="nn_model")
 hidden_text = middle.text_input("Hidden layer widths", "50", key="nn_hidden",
                                 help="Comma-separated, e.g. 128, 64. For the CNN: the dense layer's width.")
 activation = right.selectbox("Activation", list(ACTIVATIONS), key="nn_activation")
-c1 = left.number_input("CNN channels, conv 1", 1, 64, 8, key="nn_channels_1", disabled=model_name != "cnn")
-c2 = middle.number_input("CNN channels, conv 2", 1, 64, 16, key="nn_channels_2", disabled=model_name != "cnn")
+not_cnn = model_name != "cnn"
+first_channels = left.number_input("CNN channels, conv 1", 1, 64, 8, key="nn_channels_1", disabled=not_cnn)
+second_channels = middle.number_input("CNN channels, conv 2", 1, 64, 16, key="nn_channels_2", disabled=not_cnn)
 dropout = right.slider("Dropout", 0.0, 0.8, 0.0, step=0.1, key="nn_dropout")
 
 try:
@@ -29,7 +30,7 @@ try:
 except ValueError as error:
     st.error(f"{error}")
     st.stop()
-model = seeded_model(model_name, hidden, (int(c1), int(c2)), activation, dropout, seed=0)
+model = seeded_model(model_name, hidden, (int(first_channels), int(second_channels)), activation, dropout, seed=0)
 
 st.subheader("Layers and parameters")
 st.metric("Trainable parameters", f"{count_parameters(model):,}")
@@ -47,8 +48,7 @@ picture_column, trace_column = st.columns([1, 3])
 picture_column.image(test_images[index].numpy(), caption=f"label {int(test_labels[index])}", width=140)
 trace_column.dataframe(pd.DataFrame(rows), hide_index=True)
 probabilities = class_probabilities(logits)
-chart = px.bar(x=list(data.classes), y=probabilities, labels={"x": "digit", "y": "probability"}, height=260)
-st.plotly_chart(chart, width="stretch")
+figures.show(figures.class_probabilities_figure(data.classes, probabilities), width="stretch")
 st.caption(f"The weights are random (seed 0), so the prediction ({probabilities.index(max(probabilities))}) is "
            "a guess and every probability is near 10 %. Training — on the Train page — changes the numbers, "
            "never the shapes.")

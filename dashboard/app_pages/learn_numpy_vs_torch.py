@@ -2,10 +2,10 @@
 from dataclasses import asdict
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from core.lessons.numpy_net import DTYPES, GUIDE_X, GUIDE_Y, LOSSES, NetConfig, compare, listings
+from dashboard import figures
 
 st.title("⚖️ NumPy vs PyTorch")
 st.caption("The guide's central comparison: a 2-layer network (inputs → hidden sigmoid → 1 sigmoid output) "
@@ -50,12 +50,8 @@ st.caption(f"In {dtype} the two agree to {expected}. On a net this small NumPy i
            "call carries fixed overhead (autograd bookkeeping, dispatch) that only pays off on bigger tensors "
            "or a GPU.")
 
-curves = go.Figure()
-curves.add_scatter(y=result["numpy_losses"], mode="lines", name="NumPy", line={"width": 4})
-curves.add_scatter(y=result["torch_losses"], mode="lines", name="PyTorch", line={"dash": "dash", "width": 2})
-curves.update_layout(height=320, margin={"t": 30}, xaxis_title="step", yaxis_title=f"{loss} loss",
-                     yaxis_type="log")
-st.plotly_chart(curves, width="stretch")
+figures.show(figures.numpy_torch_losses_figure(result["numpy_losses"], result["torch_losses"], loss),
+             width="stretch")
 
 gradients_column, predictions_column = st.columns(2)
 gradients_column.markdown("**Step-one gradients, per parameter**")
@@ -66,7 +62,7 @@ predictions_column.markdown(f"**After training** — accuracy NumPy {result['num
 predictions_column.dataframe(pd.DataFrame(result["predictions"]), hide_index=True)
 if dataset == "guide":
     with st.expander("The guide's data"):
-        st.dataframe(pd.DataFrame([row + label for row, label in zip(GUIDE_X, GUIDE_Y)],
+        st.dataframe(pd.DataFrame([row + label for row, label in zip(GUIDE_X, GUIDE_Y, strict=True)],
                                   columns=["x1", "x2", "x3", "x4", "label"]), hide_index=True)
 
 st.subheader("The code that ran")

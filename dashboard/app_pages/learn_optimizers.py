@@ -1,12 +1,19 @@
 """Learn PyTorch · Optimizers: torch.optim on two parameters, trajectories drawn over the loss surface."""
 import pandas as pd
-import plotly.colors
-import plotly.graph_objects as go
 import streamlit as st
 
-from core.lessons.optim_playground import OPTIMIZERS, SURFACES, default_lr, optimizer_code, run_all, summarise, surface_grid
+from core.lessons.optim_playground import (
+    OPTIMIZERS,
+    SURFACES,
+    default_lr,
+    optimizer_code,
+    run_all,
+    summarise,
+    surface_grid,
+)
+from dashboard import figures
 
-COLOURS = dict(zip(OPTIMIZERS, plotly.colors.qualitative.D3))
+COLOURS = figures.palette(OPTIMIZERS, "D3")  # each optimizer keeps its colour whichever others are chosen
 
 st.title("⛰️ Optimizers")
 st.caption("Every optimizer in `torch.optim` turns gradients into steps. Here the model is just two numbers "
@@ -38,7 +45,7 @@ if not chosen:
 lr_columns = st.columns(len(chosen))
 learning_rates = {name: column.number_input(f"{name} lr", 1e-5, 10.0, default_lr(surface, name), format="%.4f",
                                             key=f"optim_lr_{surface}_{name}")
-                  for name, column in zip(chosen, lr_columns)}
+                  for name, column in zip(chosen, lr_columns, strict=True)}
 
 try:
     runs = trajectories(surface, tuple(learning_rates.items()), steps, (start_x, start_y))
@@ -46,27 +53,12 @@ except ValueError as error:
     st.error(f"{error}")
     st.stop()
 
-surface_data = grid(surface)
-figure = go.Figure(go.Contour(x=surface_data["x"], y=surface_data["y"], z=surface_data["z"], ncontours=30,
-                              colorscale="Greys", showscale=False, opacity=0.6, name=surface_data["title"]))
-for name, run in runs.items():
-    figure.add_scatter(x=run.points[:, 0], y=run.points[:, 1], mode="lines+markers", name=name,
-                       marker={"size": 3, "color": COLOURS[name]}, line={"width": 2, "color": COLOURS[name]})
-minima = SURFACES[surface].minima
-figure.add_scatter(x=[m[0] for m in minima], y=[m[1] for m in minima], mode="markers", name="minimum",
-                   marker={"symbol": "star", "size": 14, "color": "gold", "line": {"width": 1}})
-figure.add_scatter(x=[start_x], y=[start_y], mode="markers", name="start", marker={"size": 10, "color": "black"})
-figure.update_layout(height=520, margin={"t": 30}, xaxis_title="x", yaxis_title="y",
-                     xaxis_range=SURFACES[surface].x_range, yaxis_range=SURFACES[surface].y_range)
-st.plotly_chart(figure, width="stretch")
-
-losses = go.Figure()
-for name, run in runs.items():
-    losses.add_scatter(y=run.losses, mode="lines", name=name, line={"color": COLOURS[name]})
-positive = all((run.losses > 0).all() for run in runs.values())  # a log axis needs positive losses
-losses.update_layout(height=320, margin={"t": 30}, xaxis_title="step", yaxis_title="loss",
-                     yaxis_type="log" if positive else "linear")
-st.plotly_chart(losses, width="stretch")
+chosen_surface = SURFACES[surface]
+paths = {name: run.points for name, run in runs.items()}
+figures.show(figures.trajectories_figure(grid(surface), paths, COLOURS, chosen_surface.minima, (start_x, start_y),
+                                         chosen_surface.x_range, chosen_surface.y_range), width="stretch")
+figures.show(figures.optimizer_losses_figure({name: run.losses for name, run in runs.items()}, COLOURS),
+             width="stretch")
 
 scientific = st.column_config.NumberColumn(format="%.2e")
 st.dataframe(pd.DataFrame(summarise(runs, surface)), hide_index=True,

@@ -1,10 +1,10 @@
 """Train: choose a model and hyperparameters, start a worker, watch it learn live."""
 import streamlit as st
 
-from core.results.live import live_view
 from core.config import TrainConfig
+from core.results.live import live_view
 from core.runner.launch import launch
-from dashboard import charts
+from dashboard import figures
 from dashboard.common import check_capacity, pick_run, store
 from dashboard.train_form import settings
 
@@ -30,14 +30,15 @@ def live(run_id: str) -> None:
     for col, (name, label, fmt) in zip(cols, (("loss_smooth", "Loss (smoothed)", "{:.4f}"),
                                               ("train_accuracy", "Train accuracy", "{:.1%}"),
                                               ("val_accuracy", "Validation accuracy", "{:.1%}"),
-                                              ("val_loss", "Validation loss", "{:.4f}"))):
+                                              ("val_loss", "Validation loss", "{:.4f}")), strict=False):
         col.metric(label, fmt.format(view.latest[name]) if name in view.latest else "—")
     test = run.summary.get("test_accuracy")
     cols[4].metric("Test accuracy", f"{test:.1%}" if isinstance(test, float) else "after training")
-    st.plotly_chart(charts.loss_figure(view.steps), width="stretch", key="train_loss_chart")
-    st.plotly_chart(charts.accuracy_figure(view.epochs), width="stretch", key="train_acc_chart")
+    figures.show(figures.loss_figure(view.steps), width="stretch", key="train_loss_chart")
+    figures.show(figures.accuracy_figure(view.epochs), width="stretch", key="train_acc_chart")
     if run.active:
-        if st.button("Stop", key="train_stop", icon=":material/stop:", help="ends the run after the current batch, keeping the weights"):
+        if st.button("Stop", key="train_stop", icon=":material/stop:",
+                     help="ends the run after the current batch, keeping the weights"):
             store().request_stop(run_id)
             st.toast("Stop requested: the run ends after its current batch.")
         if store().stop_file(run_id).exists():

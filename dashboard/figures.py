@@ -1,0 +1,203 @@
+"""Every plotly figure the dashboard draws; pages pass in numbers and arrays and ``show`` what comes back.
+
+The live training charts are plain dicts: a dict spec skips plotly's per-property validation
+when it is built (~10 ms per figure here), which matters for charts redrawn on every live
+refresh; st.plotly_chart accepts it. Figures drawn once per rerun are plotly Figure objects.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.colors import qualitative
+
+COLORS = {"loss": "rgba(238,76,44,0.35)", "loss_smooth": "#EE4C2C", "train": "#1F77B4", "val": "#2CA02C"}
+
+
+def show(figure, where=st, **options):
+    """Draw a figure from here in ``where`` (a column or tab; the page by default): pages never touch plotly."""
+    return where.plotly_chart(figure, **options)
+
+
+def palette(keys, scheme: str = "Plotly") -> dict:
+    """One colour per key from a plotly qualitative scheme, in order, starting over when it runs out."""
+    colours = getattr(qualitative, scheme)
+    return {key: colours[index % len(colours)] for index, key in enumerate(keys)}
+
+
+# -- live training curves and run comparisons (dict specs) -------------------------------------
+
+
+def _figure(traces: list[dict], title: str, x_title: str, y_title: str, height: int = 320, **layout) -> dict:
+    # An empty data list makes plotly's dict-to-figure conversion raise; an empty trace draws axes.
+    traces = traces or [{"type": "scatter", "x": [], "y": [], "showlegend": False}]
+    return {"data": traces, "layout": {
+        "title": {"text": title}, "height": height, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "xaxis": {"title": {"text": x_title}}, "yaxis": {"title": {"text": y_title}, **layout.pop("yaxis", {})},
+        "legend": {"orientation": "h", "y": -0.25}, "uirevision": "keep", **layout}}
+
+
+def loss_figure(steps: dict[str, tuple[list, list]]) -> dict:
+    """Training loss per logged step: the raw window means and their moving average."""
+    traces = [{"type": "scatter", "mode": "lines", "x": steps[name][0], "y": steps[name][1], "name": label,
+               "line": {"color": COLORS[name]}}
+              for name, label in (("loss", "loss"), ("loss_smooth", "smoothed")) if name in steps]
+    return _figure(traces, "Training loss", "step", "cross-entropy")
+
+
+def accuracy_figure(epochs: dict[str, tuple[list, list]]) -> dict:
+    traces = [{"type": "scatter", "mode": "lines+markers", "x": epochs[name][0], "y": epochs[name][1], "name": label,
+               "line": {"color": color}}
+              for name, label, color in (("train_accuracy", "train", COLORS["train"]),
+                                         ("val_accuracy", "validation", COLORS["val"])) if name in epochs]
+    return _figure(traces, "Accuracy per epoch", "epoch", "accuracy", yaxis={"tickformat": ".0%"})
+
+
+def overlay_figure(curves: dict, labels: dict, colors: dict, title: str, per_epoch: bool) -> dict:
+    """One line per run (run id -> (x, y)), coloured the same on every chart of a comparison."""
+    traces = [{"type": "scatter", "mode": "lines+markers" if per_epoch else "lines", "x": x, "y": y,
+               "name": labels[run_id], "line": {"color": colors[run_id]}} for run_id, (x, y) in curves.items()]
+    return _figure(traces, title, "epoch" if per_epoch else "step", "accuracy" if per_epoch else "loss",
+                   height=340, yaxis={"tickformat": ".0%"} if per_epoch else {})
+
+
+# -- Inspect: one run's test predictions ----------------------------------------------------------
+
+
+def confusion_figure(matrix: np.ndarray, normalise: bool = False, selected: tuple[int, int] | None = None) -> go.Figure:
+    """Heatmap, true class down and predicted across; every cell selectable (see below)."""
+    counts = np.asarray(matrix)
+    n_classes = len(counts)
+    fractions = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)  # row-normalised: recall on the diagonal
+    text = [[("" if counts[true, pred] == 0 else f"{fractions[true, pred]:.0%}" if normalise
+              else str(counts[true, pred])) for pred in range(n_classes)] for true in range(n_classes)]
+    classes = list(range(n_classes))
+    # Colour by the share of the true class, square-rooted so a 5 % confusion is visible next to
+    # a 95 % diagonal; the numbers written in the cells are counts or shares.
+    figure = go.Figure(go.Heatmap(z=np.sqrt(fractions), x=classes, y=classes, text=text, texttemplate="%{text}",
+                                  colorscale="Blues", zmin=0, zmax=1, showscale=False, hoverinfo="skip"))
+    # Plotly selects scatter points, not heatmap cells: an invisible square marker on every
+    # cell makes each cell clickable, and carries the hover text.
+    true_grid, pred_grid = np.meshgrid(classes, classes, indexing="ij")
+    figure.add_trace(go.Scatter(
+        x=pred_grid.ravel(), y=true_grid.ravel(), mode="markers", showlegend=False,
+        marker=dict(symbol="square", size=28, color="rgba(0,0,0,0)"),
+        customdata=np.stack([counts.ravel(), fractions.ravel()], axis=1),
+        hovertemplate="true %{y} → predicted %{x}<br>%{customdata[0]} digits "
+                      "(%{customdata[1]:.1%} of the %{y}s)<extra></extra>"))
+    if selected is not None:
+        true, pred = selected
+        figure.add_shape(type="rect", x0=pred - 0.5, x1=pred + 0.5, y0=true - 0.5, y1=true + 0.5,
+                         line=dict(color="#EE4C2C", width=3))
+    last = n_classes - 0.5
+    figure.update_layout(height=440, margin=dict(l=10, r=10, t=30, b=10), clickmode="event+select",
+                         xaxis=dict(title="predicted", dtick=1, side="top", range=[-0.5, last], fixedrange=True),
+                         yaxis=dict(title="true", dtick=1, range=[last, -0.5], fixedrange=True))  # 0 at the top
+    return figure
+
+
+def probability_figure(probabilities: np.ndarray, top: int | None = None, label: int | None = None,
+                       height: int = 260) -> go.Figure:
+    """Horizontal bars of the ``top`` most probable classes (all by default); the true class (if given) in green."""
+    order = np.argsort(-probabilities)[:top][::-1]  # highest at the top of the chart
+    colors = ["#2CA02C" if digit == label else "#EE4C2C" if rank == len(order) - 1 else "#9DB4D0"
+              for rank, digit in enumerate(order)]
+    figure = go.Figure(go.Bar(x=probabilities[order], y=[f"{digit} " for digit in order], orientation="h",
+                              marker_color=colors, text=[f"{probability:.1%}" for probability in probabilities[order]],
+                              textposition="auto"))
+    figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), title="probabilities",
+                         xaxis=dict(range=[0, 1], tickformat=".0%"), yaxis=dict(type="category"))
+    return figure
+
+
+def learned_figure(epochs: list[int], learned_epoch: np.ndarray) -> go.Figure:
+    """How many test digits were learned (and stayed learned) at each epoch."""
+    counts = [int((learned_epoch == epoch).sum()) for epoch in epochs]
+    figure = go.Figure(go.Bar(x=[str(epoch) for epoch in epochs], y=counts, marker_color="#1F77B4"))
+    figure.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10), title="Digits learned for good, by epoch",
+                         xaxis=dict(title="epoch", type="category"), yaxis_title="test digits")
+    return figure
+
+
+# -- Data: what a dataset holds -------------------------------------------------------------------
+
+
+def class_counts_figure(counts: dict[str, list[int]], classes: list[str]) -> go.Figure:
+    """Digits per class, one bar per split (split name -> count per class)."""
+    table = pd.DataFrame([{"class": classes[index], "split": split, "digits": count}
+                          for split, row in counts.items() for index, count in enumerate(row)])
+    return px.bar(table, x="class", y="digits", color="split", barmode="group")
+
+
+def pixel_values_figure(counts: list[int]) -> go.Figure:
+    """How many pixels take each value 0..255, on a log axis so the rare grey values show."""
+    return px.bar(pd.DataFrame({"value": range(len(counts)), "pixels": counts}), x="value", y="pixels", log_y=True)
+
+
+# -- Learn PyTorch ---------------------------------------------------------------------------------
+
+
+def trajectories_figure(grid: dict, paths: dict[str, np.ndarray], colours: dict, minima, start: tuple[float, float],
+                        x_range: tuple[float, float], y_range: tuple[float, float]) -> go.Figure:
+    """Each optimizer's points (n, 2) drawn over the contours of the loss surface, with its minima and the start."""
+    figure = go.Figure(go.Contour(x=grid["x"], y=grid["y"], z=grid["z"], ncontours=30,
+                                  colorscale="Greys", showscale=False, opacity=0.6, name=grid["title"]))
+    for name, points in paths.items():
+        figure.add_scatter(x=points[:, 0], y=points[:, 1], mode="lines+markers", name=name,
+                           marker={"size": 3, "color": colours[name]}, line={"width": 2, "color": colours[name]})
+    figure.add_scatter(x=[minimum[0] for minimum in minima], y=[minimum[1] for minimum in minima], mode="markers",
+                       name="minimum", marker={"symbol": "star", "size": 14, "color": "gold", "line": {"width": 1}})
+    figure.add_scatter(x=[start[0]], y=[start[1]], mode="markers", name="start", marker={"size": 10, "color": "black"})
+    figure.update_layout(height=520, margin={"t": 30}, xaxis_title="x", yaxis_title="y",
+                         xaxis_range=x_range, yaxis_range=y_range)
+    return figure
+
+
+def optimizer_losses_figure(losses: dict[str, np.ndarray], colours: dict) -> go.Figure:
+    """Loss per step for each optimizer; a log axis when every loss is positive."""
+    figure = go.Figure()
+    for name, values in losses.items():
+        figure.add_scatter(y=values, mode="lines", name=name, line={"color": colours[name]})
+    positive = all((values > 0).all() for values in losses.values())  # a log axis needs positive losses
+    figure.update_layout(height=320, margin={"t": 30}, xaxis_title="step", yaxis_title="loss",
+                         yaxis_type="log" if positive else "linear")
+    return figure
+
+
+def class_probabilities_figure(classes: list[str], probabilities: list[float]) -> go.Figure:
+    """One bar per class: the model's probability for a single digit."""
+    return px.bar(x=list(classes), y=probabilities, labels={"x": "digit", "y": "probability"}, height=260)
+
+
+def numpy_torch_losses_figure(numpy_losses: list[float], torch_losses: list[float], loss_name: str) -> go.Figure:
+    """The two implementations' loss per step on a log axis; a dashed PyTorch line over a wide NumPy one."""
+    figure = go.Figure()
+    figure.add_scatter(y=numpy_losses, mode="lines", name="NumPy", line={"width": 4})
+    figure.add_scatter(y=torch_losses, mode="lines", name="PyTorch", line={"dash": "dash", "width": 2})
+    figure.update_layout(height=320, margin={"t": 30}, xaxis_title="step", yaxis_title=f"{loss_name} loss",
+                         yaxis_type="log")
+    return figure
+
+
+def coverage_figure(coverage: pd.DataFrame) -> go.Figure:
+    """Per epoch and sampling: the fraction of the train split seen that epoch and so far (one column each)."""
+    long_form = coverage.melt(id_vars=["sampling", "epoch"], var_name="measure",
+                              value_name="fraction of the train split")
+    return px.line(long_form, x="epoch", y="fraction of the train split", color="sampling", line_dash="measure",
+                   markers=True, height=320)
+
+
+def times_drawn_figure(counts: pd.DataFrame) -> go.Figure:
+    """How often digits are drawn in one epoch with replacement, next to the Poisson(1) prediction."""
+    figure = go.Figure([go.Bar(x=counts["times drawn"], y=counts["fraction of samples"], name="measured"),
+                        go.Scatter(x=counts["times drawn"], y=counts["expected"], name="Poisson(1)", mode="markers")])
+    figure.update_layout(height=320, margin={"t": 30}, xaxis_title="times a digit is drawn in one epoch "
+                         "(with replacement)", yaxis_title="fraction of digits")
+    return figure
+
+
+def sampling_curve_figure(history: pd.DataFrame, measure: str) -> go.Figure:
+    """One ``measure`` column of a training history per epoch, a line per sampling."""
+    return px.line(history, x="epoch", y=measure, color="sampling", markers=True, height=300)
