@@ -7,7 +7,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -139,6 +138,65 @@ def start_to_first_metric(store: RunStore, repeats: int, timeout_s: float = 120.
     return times
 
 
+def start_to_first_step_in_browser(root: Path, repeats: int, timeout_s: float = 120.0) -> list[dict]:
+    """Seconds from clicking Start on the Train page until the new run's progress shows a step.
+
+    A real browser on a running app (its warm worker given a few seconds to warm up, as it is
+    by the time anyone clicks). The store is polled every 10 ms alongside, to split the time
+    into: ``launch`` (click → run row), ``start`` (→ worker running: process, imports, data,
+    model), ``first_log`` (→ first loss row: the first ``log_every`` steps) and ``page`` (→ on
+    screen: the page's poll and redraw). Returns one dict of parts per repeat, plus ``total``.
+    """
+    runs_dir, data_dir = root / "first-step-runs", root / "first-step-data"
+    store = RunStore(runs_dir)
+    with StreamlitServer(runs_dir, data_dir, root / "first-step-server.log") as server:
+        browser = open_browser_page(server.url)
+        if browser is None:
+            raise RuntimeError(f"needs Playwright and {CHROMIUM}")
+        playwright, chromium, page = browser
+        try:
+            page.wait_for_timeout(8_000)  # the warm worker imports torch once, when the app starts
+            results = []
+            for _ in range(repeats):
+                results.append(_time_one_start(page, store, timeout_s))
+        finally:
+            chromium.close()
+            playwright.stop()
+    return results
+
+
+def _time_one_start(page, store: RunStore, timeout_s: float) -> dict:
+    known = {run.id for run in store.list_runs()}
+    page.get_by_role("button", name="Start training").click()
+    clicked = time.perf_counter()
+    marks: dict[str, float] = {}
+    run_id = None
+    while "first_log" not in marks:
+        if time.perf_counter() - clicked > timeout_s:
+            raise TimeoutError(f"no loss row within {timeout_s:.0f} s of Start")
+        new = [run for run in store.list_runs() if run.id not in known]
+        if new:
+            run_id = new[0].id
+            marks.setdefault("launch", time.perf_counter())
+            if new[0].status != "starting":
+                marks.setdefault("start", time.perf_counter())
+            if store.metrics(run_id, ("loss",)):
+                marks["first_log"] = time.perf_counter()
+        time.sleep(0.01)
+    # The new run's id in the "Watching" box and a step in its progress caption, in the same render.
+    page.wait_for_function(
+        """id => [...document.querySelectorAll('[data-testid="stSelectbox"]')].some(e => e.innerText.includes(id))
+             && /step [1-9]/.test(document.querySelector('[data-testid="stProgress"]')?.innerText || '')""",
+        arg=run_id[-6:], timeout=timeout_s * 1000)
+    shown = time.perf_counter()
+    store.request_stop(run_id)
+    wait_finished(store, run_id, timeout_s)
+    marks.setdefault("start", marks["first_log"])
+    return {"launch": marks["launch"] - clicked, "start": marks["start"] - marks["launch"],
+            "first_log": marks["first_log"] - marks["start"], "page": shown - marks["first_log"],
+            "total": shown - clicked}
+
+
 # -- memory of server + worker -------------------------------------------------------------------
 
 
@@ -231,21 +289,12 @@ def show_app(page, url: str) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
 
 
-def watch_run(page, url: str) -> str:
-    """Reload the Train page so it follows the newest run; "watching" once its progress bar shows."""
-    show_app(page, url)
-    try:
-        page.wait_for_selector('[data-testid="stProgress"]', timeout=15_000)
-        return "watching"
-    except Exception:  # playwright's TimeoutError: the page is up but shows no run
-        return "not shown"
-
-
 def peak_memory(root: Path, config: TrainConfig) -> dict:
-    """Peak RSS of the Streamlit server and of a default run's worker, sampled every 100 ms.
+    """Peak memory of the Streamlit server, its warm worker and a default run, sampled every 100 ms.
 
-    A Streamlit script runs only while a browser session is connected, so a real browser
-    watches the Train page (reloaded after the launch, so it follows the new run live).
+    A Streamlit script runs only while a browser session is connected, so a real browser opens
+    the Train page and presses Start, as a user does: the run is forked from the server's warm
+    worker, which is counted too. Without a browser the run is launched cold from here.
     """
     runs_dir, data_dir = root / "server-runs", root / "server-data"
     store = RunStore(runs_dir)
@@ -253,42 +302,81 @@ def peak_memory(root: Path, config: TrainConfig) -> dict:
         urllib.request.urlopen(server.url, timeout=30).read()
         browser = open_browser_page(server.url)
         try:
-            run_id = launch(store, config)
-            # Sampling starts with the worker, on its own thread, while this one drives the browser.
-            samples: dict = {}
-            sampler = threading.Thread(target=lambda: samples.update(sample_until_finished(
-                RunStore(runs_dir), run_id, server.process.pid, store.get(run_id).pid)))
-            sampler.start()
-            viewer = "none" if browser is None else watch_run(browser[2], server.url)
-            sampler.join()
-            if not samples:
-                raise RuntimeError(f"memory sampling of run {run_id} failed (see the traceback above)")
+            if browser is None:
+                run_id, viewer = launch(store, config), "none"
+            else:
+                browser[2].wait_for_timeout(8_000)  # the warm worker imports torch once, when the app starts
+                browser[2].get_by_role("button", name="Start training").click()
+                run_id, viewer = _new_run(store), "watching"
+            warm = [pid for pid in child_pids(server.process.pid) if b"core.warm_worker" in cmdline(pid)]
+            processes = {"server": server.process.pid, "warm": warm[0] if warm else None,
+                         "worker": _pid_of(store, run_id)}
+            samples = sample_until_finished(store, run_id, processes)
             run = store.get(run_id)
             server_hwm = memory_kib(server.process.pid).get("VmHWM")
+            warm_hwm = memory_kib(processes["warm"]).get("VmHWM", 0) if processes["warm"] else 0
         finally:
             if browser is not None:
                 browser[1].close()
                 browser[0].stop()
-    return {**samples, "server_hwm": server_hwm, "browser": viewer, "status": run.status,
+    return {**samples, "server_hwm": server_hwm, "warm_hwm": warm_hwm, "browser": viewer, "status": run.status,
             "import_torch": import_torch_kib()}
 
 
-def sample_until_finished(store: RunStore, run_id: str, server_pid: int, worker_pid: int,
-                          timeout_s: float = 600.0) -> dict:
-    """Peaks of server RSS, worker RSS and their sum; the worker's VmHWM as last read before it exited."""
-    peak = {"server_rss": 0, "worker_rss": 0, "sum_rss": 0, "sum_pss": 0, "worker_hwm": 0, "samples": 0}
+def _new_run(store: RunStore, timeout_s: float = 60.0) -> str:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        server, worker = memory_kib(server_pid), memory_kib(worker_pid)
-        if worker:  # VmHWM only grows, so the last reading before the worker exits is its peak
-            peak["worker_hwm"] = max(peak["worker_hwm"], worker.get("VmHWM", 0))
-        rss_server, rss_worker = server.get("VmRSS", 0), worker.get("VmRSS", 0)
-        peak["server_rss"] = max(peak["server_rss"], rss_server)
-        peak["worker_rss"] = max(peak["worker_rss"], rss_worker)
-        peak["sum_rss"] = max(peak["sum_rss"], rss_server + rss_worker)
-        peak["sum_pss"] = max(peak["sum_pss"], server.get("Pss", 0) + worker.get("Pss", 0))
+        runs = store.list_runs()
+        if runs:
+            return runs[0].id
+        time.sleep(0.05)
+    raise TimeoutError("Start made no run")
+
+
+def _pid_of(store: RunStore, run_id: str, timeout_s: float = 60.0) -> int:
+    """The run's worker pid once the launcher has recorded it (the dashboard's pid until then)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = store.get(run_id)
+        if run.pid and run.pid != os.getpid() and run.status != "starting" or run.status in FINISHED:
+            return run.pid
+        time.sleep(0.02)
+    raise TimeoutError(f"run {run_id} never started")
+
+
+def child_pids(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def sample_until_finished(store: RunStore, run_id: str, processes: dict[str, int | None],
+                          timeout_s: float = 600.0) -> dict:
+    """Peaks of each process's RSS, of their sums (RSS and PSS), and the worker's VmHWM before it exited."""
+    peak = {"server_rss": 0, "warm_rss": 0, "worker_rss": 0, "sum_rss": 0, "sum_pss": 0, "worker_hwm": 0,
+            "samples": 0}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        memory = {name: memory_kib(pid) if pid else {} for name, pid in processes.items()}
+        if memory["worker"]:  # VmHWM only grows, so the last reading before the worker exits is its peak
+            peak["worker_hwm"] = max(peak["worker_hwm"], memory["worker"].get("VmHWM", 0))
+        for name in processes:
+            peak[f"{name}_rss"] = max(peak[f"{name}_rss"], memory[name].get("VmRSS", 0))
+        peak["sum_rss"] = max(peak["sum_rss"], sum(m.get("VmRSS", 0) for m in memory.values()))
+        peak["sum_pss"] = max(peak["sum_pss"], sum(m.get("Pss", 0) for m in memory.values()))
         peak["samples"] += 1
-        if store.get(run_id).status in FINISHED and not worker:
+        if store.get(run_id).status in FINISHED and not memory["worker"]:
             return peak
         time.sleep(SAMPLE_EVERY_S)
     store.request_stop(run_id)

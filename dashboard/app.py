@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from dashboard import sidebar, train_form  # noqa: E402
+from dashboard import common, sidebar, train_form  # noqa: E402
 
 st.set_page_config(page_title="Digit Lab", page_icon=str(Path(__file__).parent / "icon.png"), layout="wide")
 
@@ -29,6 +29,7 @@ PAGES = {
     ],
 }
 
+common.warm_worker()  # started with the app, so it is warm by the first Start click
 train_form.remember()
 sidebar.draw()
 st.navigation(PAGES).run()

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.data.catalog import load_dataset
 from core.data.digits import DigitData
+from core.runner.warm import WarmWorker
 from core.store.run_store import Run, RunStore, default_runs_dir
 
 
@@ -31,6 +32,21 @@ def check_capacity() -> None:
 @st.cache_resource(show_spinner=False)
 def _store(path: str) -> RunStore:
     return RunStore(path)
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_worker() -> WarmWorker:
+    return WarmWorker()
+
+
+def warm_worker() -> WarmWorker | None:
+    """The server's warm worker, started on first use (env DIGITLAB_WARM_WORKER=0 turns it off)."""
+    if os.environ.get("DIGITLAB_WARM_WORKER", "1") == "0":
+        return None
+    worker = _warm_worker()
+    if worker.process.poll() is not None:  # it died (killed, or out of memory): start another next time
+        _warm_worker.clear()
+    return worker
 
 
 @st.cache_resource(show_spinner="Loading the digits…", max_entries=3)

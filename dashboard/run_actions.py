@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.results import compare, export
 from core.runner.launch import launch_replay, launch_resume
-from dashboard.common import check_capacity, store
+from dashboard.common import check_capacity, store, warm_worker
 
 RESUMABLE = ("completed", "stopped", "interrupted")
 
@@ -39,11 +39,11 @@ def act(action, run_id: str, done: str) -> None:
 
 def launch_checked(launcher, run_id: str) -> str:
     check_capacity()
-    return launcher(store(), run_id)
+    return launcher(store(), run_id, warm=warm_worker())
 
 
-def resume(run_store, run_id: str) -> str:
-    return launch_resume(run_store, run_id, st.session_state.runs_resume_epochs)
+def resume(run_store, run_id: str, warm=None) -> str:
+    return launch_resume(run_store, run_id, st.session_state.runs_resume_epochs, warm=warm)
 
 
 def delete(run_id: str) -> None:

@@ -7,22 +7,27 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 from core.config import TrainConfig
+from core.runner.warm import REPO_ROOT, WarmWorker
 from core.store import run_files
 from core.store.run_store import RunStore, load_checkpoint
 
-# The repository root: the worker runs `python -m core.train` from here, so `core` imports as
-# it does for this process, with no path set up.
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def launch(store: RunStore, config: TrainConfig, name: str = "", parent_id: str | None = None, origin: str = "",
-           python: str = sys.executable) -> str:
-    """Create a run and start its worker process (``python -m core.train --run-id``); return the id."""
+           python: str = sys.executable, warm: WarmWorker | None = None) -> str:
+    """Create a run and start its worker; return the id.
+
+    With ``warm``, the worker is forked from that warm server (first step in a fraction of a
+    second); without it, or if the server cannot serve, ``python -m core.train --run-id`` starts.
+    """
     run_id = store.create_run(config.to_dict(), name=name, parent_id=parent_id, origin=origin)
     if origin == "resume":
         copy_history(store, parent_id, run_id)  # so the new run's curves start where the parent's ended
+    pid = warm.start(run_id, store.root) if warm is not None else None
+    if pid is not None:
+        store.update(run_id, pid=pid)
+        return run_id
     log = open(store.run_dir(run_id) / run_files.WORKER_LOG, "wb")
     process = subprocess.Popen(
         [python, "-m", "core.train", "--run-id", run_id, "--runs-dir", str(store.root.resolve())],
@@ -51,11 +56,11 @@ def resume_config(store: RunStore, parent_id: str, epochs: int) -> TrainConfig:
     return config
 
 
-def launch_resume(store: RunStore, parent_id: str, epochs: int) -> str:
+def launch_resume(store: RunStore, parent_id: str, epochs: int, warm: WarmWorker | None = None) -> str:
     """Continue a run from its last checkpoint (weights, optimizer, data order) as a new linked run."""
     parent = store.get(parent_id)
     config = resume_config(store, parent_id, epochs)
-    return launch(store, config, name=f"{parent.name} (resumed)", parent_id=parent_id, origin="resume")
+    return launch(store, config, name=f"{parent.name} (resumed)", parent_id=parent_id, origin="resume", warm=warm)
 
 
 def replay_config(run) -> TrainConfig:
@@ -64,12 +69,13 @@ def replay_config(run) -> TrainConfig:
     return TrainConfig.from_dict({**run.config, "threads": threads}).validate()
 
 
-def launch_replay(store: RunStore, run_id: str) -> str:
+def launch_replay(store: RunStore, run_id: str, warm: WarmWorker | None = None) -> str:
     """Train the run's exact config and seed again as a new run; compare with ``replay_matches``."""
     run = store.get(run_id)
     if run is None:
         raise ValueError(f"Run {run_id} does not exist (deleted?).")
-    return launch(store, replay_config(run), name=f"{run.name} (replay)", parent_id=run_id, origin="replay")
+    return launch(store, replay_config(run), name=f"{run.name} (replay)", parent_id=run_id, origin="replay",
+                  warm=warm)
 
 
 def copy_history(store: RunStore, parent_id: str, child_id: str) -> None:

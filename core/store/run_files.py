@@ -14,7 +14,9 @@ Tensor files are loaded with ``weights_only=True``: only tensors and plain data,
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import shutil
 from pathlib import Path
 
 import torch
@@ -71,7 +73,17 @@ def checkpoint_dict(model: nn.Module, optimizer: torch.optim.Optimizer,
 def save_checkpoint(run_dir: Path, checkpoint: dict, is_best: bool) -> None:
     save_tensors(run_dir / LAST, checkpoint)
     if is_best:
-        save_tensors(run_dir / BEST, checkpoint)
+        # The same bytes: a hard link to what was just written costs ~20 us against ~1 ms of a
+        # second torch.save. The next last.pt replaces its own directory entry, never this file.
+        write_atomic(run_dir / BEST, lambda temporary: _link_or_copy(run_dir / LAST, temporary))
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    target.unlink()  # write_atomic made it; a link needs the name free
+    try:
+        os.link(source, target)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(source, target)
 
 
 def read_checkpoint(run_dir: Path, which: str = "last") -> dict:

@@ -275,14 +275,22 @@ class RunStore:
         return self.run_dir(run_id) / run_files.STOP
 
     # -- metrics ----------------------------------------------------------------------
-    def append_metrics(self, run_id: str, rows: list[tuple[str, int, float, float]]) -> None:
-        """Append (name, step, epoch, value) rows in one transaction."""
-        if not rows:
+    def append_metrics(self, run_id: str, rows: list[tuple[str, int, float, float]],
+                       progress: dict | None = None) -> None:
+        """Append (name, step, epoch, value) rows, and set the run's progress, in one transaction.
+
+        One connection and one commit per flush: a worker flushes at every epoch's end, where
+        on the embedded digits an MLP epoch trains in ~25 ms and each commit costs ~1 ms.
+        """
+        if not rows and progress is None:
             return
         with self._db() as db:
             db.execute("BEGIN")
             db.executemany("INSERT INTO metrics (run_id, name, step, epoch, value) VALUES (?, ?, ?, ?, ?)",
                            [(run_id, *row) for row in rows])
+            if progress is not None:
+                db.execute("UPDATE runs SET progress = ?, updated = ? WHERE id = ?",
+                           (json.dumps(progress), time.time(), run_id))
             db.execute("COMMIT")
 
     def metrics(self, run_id: str, names: tuple[str, ...] | None = None,

@@ -5,7 +5,7 @@ from core.config import TrainConfig
 from core.results.live import live_view
 from core.runner.launch import launch
 from dashboard import figures
-from dashboard.common import check_capacity, pick_run, store
+from dashboard.common import check_capacity, pick_run, store, warm_worker
 from dashboard.train_form import settings
 
 
@@ -16,7 +16,7 @@ def start(fields: dict) -> None:
     except ValueError as exc:
         st.error(f"Not started: {exc}")
         return
-    st.session_state.train_watch = launch(store(), config)
+    st.session_state.train_watch = launch(store(), config, warm=warm_worker())
 
 
 def live(run_id: str) -> None:
@@ -48,9 +48,10 @@ def live(run_id: str) -> None:
     else:
         st.success(f"Run {run.status} after {run.summary.get('epochs_completed', 0)} epochs "
                    f"in {run.summary.get('seconds', 0):.1f} s of training.")
-    if st.session_state.get("train_live_active") and not run.active:
+    starting = run.active and not run.progress.get("epochs")
+    if st.session_state.get("train_live_active") and (not run.active or st.session_state.train_starting > starting):
         st.session_state.train_live_active = False
-        st.rerun()  # the whole page, so the poller below stops polling a finished run
+        st.rerun()  # the whole page, so the poller below polls at the pace the run now needs
     st.session_state.train_live_active = run.active
 
 
@@ -69,4 +70,8 @@ with view:
         st.stop()
     watched = pick_run(runs, key="train_watch", label="Watching")
     st.session_state.train_live_active = watched.active
-    st.fragment(live, run_every=1.0 if watched.active else None)(watched.id)
+    # Poll fast until the first step is on screen (a warm worker gets there in well under a second),
+    # then once a second: each refresh costs the server ~25 ms.
+    st.session_state.train_starting = watched.active and not watched.progress.get("epochs")
+    poll_every = (0.2 if st.session_state.train_starting else 1.0) if watched.active else None
+    st.fragment(live, run_every=poll_every)(watched.id)
