@@ -183,9 +183,9 @@ def _time_one_start(page, store: RunStore, timeout_s: float) -> dict:
             if store.metrics(run_id, ("loss",)):
                 marks["first_log"] = time.perf_counter()
         time.sleep(0.01)
-    # The new run's id in the "Watching" box and a step in its progress caption, in the same render.
+    # The new run's id in the "Watching" box (an input's value) and a step in its progress caption.
     page.wait_for_function(
-        """id => [...document.querySelectorAll('[data-testid="stSelectbox"]')].some(e => e.innerText.includes(id))
+        """id => [...document.querySelectorAll('[data-testid="stSelectbox"] input')].some(e => e.value.includes(id))
              && /step [1-9]/.test(document.querySelector('[data-testid="stProgress"]')?.innerText || '')""",
         arg=run_id[-6:], timeout=timeout_s * 1000)
     shown = time.perf_counter()
