@@ -155,7 +155,7 @@ def start_to_first_step_in_browser(root: Path, repeats: int, timeout_s: float = 
             raise RuntimeError(f"needs Playwright and {CHROMIUM}")
         playwright, chromium, page = browser
         try:
-            page.wait_for_timeout(8_000)  # the warm worker imports torch once, when the app starts
+            wait_warm_worker(server.process.pid)
             results = []
             for _ in range(repeats):
                 results.append(_time_one_start(page, store, timeout_s))
@@ -163,6 +163,21 @@ def start_to_first_step_in_browser(root: Path, repeats: int, timeout_s: float = 
             chromium.close()
             playwright.stop()
     return results
+
+
+def wait_warm_worker(server_pid: int, timeout_s: float = 120.0) -> int | None:
+    """The pid of the server's warm worker once it waits for requests (reading its stdin pipe).
+
+    It imports torch when the app starts; until it is ready runs start cold, which is not
+    what these measurements are about. None if the app runs without one.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        warm = [pid for pid in child_pids(server_pid) if b"core.warm_worker" in cmdline(pid)]
+        if warm and "pipe_read" in Path(f"/proc/{warm[0]}/wchan").read_text():
+            return warm[0]
+        time.sleep(0.1)
+    return None
 
 
 def _time_one_start(page, store: RunStore, timeout_s: float) -> dict:
@@ -303,14 +318,12 @@ def peak_memory(root: Path, config: TrainConfig) -> dict:
         browser = open_browser_page(server.url)
         try:
             if browser is None:
-                run_id, viewer = launch(store, config), "none"
+                run_id, viewer, warm = launch(store, config), "none", None
             else:
-                browser[2].wait_for_timeout(8_000)  # the warm worker imports torch once, when the app starts
+                warm = wait_warm_worker(server.process.pid)
                 browser[2].get_by_role("button", name="Start training").click()
                 run_id, viewer = _new_run(store), "watching"
-            warm = [pid for pid in child_pids(server.process.pid) if b"core.warm_worker" in cmdline(pid)]
-            processes = {"server": server.process.pid, "warm": warm[0] if warm else None,
-                         "worker": _pid_of(store, run_id)}
+            processes = {"server": server.process.pid, "warm": warm, "worker": _pid_of(store, run_id)}
             samples = sample_until_finished(store, run_id, processes)
             run = store.get(run_id)
             server_hwm = memory_kib(server.process.pid).get("VmHWM")

@@ -70,6 +70,8 @@ def run_child(request: dict) -> None:
 def serve() -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished children: no zombies
     warm_up()
+    sys.stdout.write(json.dumps({"ready": True}) + "\n")
+    sys.stdout.flush()
     for line in sys.stdin:
         request = json.loads(line)
         pid = os.fork()

@@ -27,6 +27,7 @@ def wait_until(predicate, timeout: float = 120, every: float = 0.05):
 @pytest.fixture(scope="module")
 def warm():
     worker = WarmWorker()
+    assert worker.wait_ready()
     yield worker
     worker.close()
 
@@ -81,12 +82,27 @@ def test_a_server_started_before_the_digits_were_ever_cached_serves_runs(tmp_pat
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "fresh-cache"))
     fresh = WarmWorker()
     try:
+        assert fresh.wait_ready()
         store = RunStore(tmp_path / "runs")
         run_id = launch(store, TrainConfig(epochs=1, threads=1).validate(), warm=fresh)
         wait_until(lambda: store.get(run_id).status in FINISHED, timeout=90)
         assert store.get(run_id).status == "completed", store.log_tail(run_id)
     finally:
         fresh.close()
+
+
+def test_runs_start_cold_while_the_server_is_warming_up(tmp_path):
+    warming = WarmWorker()
+    try:
+        store = RunStore(tmp_path)
+        started = time.monotonic()
+        run_id = launch(store, TrainConfig(epochs=1, threads=1).validate(), warm=warming)
+        assert time.monotonic() - started < 2  # no waiting for torch to import in the server
+        assert store.get(run_id).pid != warming.process.pid
+        wait_until(lambda: store.get(run_id).status in FINISHED)
+        assert store.get(run_id).status == "completed", store.log_tail(run_id)
+    finally:
+        warming.close()
 
 
 def test_without_a_server_launch_starts_the_worker_cold(tmp_path):
