@@ -23,6 +23,12 @@ def launch(store: RunStore, config: TrainConfig, name: str = "", parent_id: str 
     run_id = store.create_run(config.to_dict(), name=name, parent_id=parent_id, origin=origin)
     if origin == "resume":
         copy_history(store, parent_id, run_id)  # so the new run's curves start where the parent's ended
+    start_worker(store, run_id, python)
+    return run_id
+
+
+def start_worker(store: RunStore, run_id: str, python: str = sys.executable) -> int:
+    """Start ``python -m core.train --run-id`` for a run already in the store; return its pid."""
     log = open(store.run_dir(run_id) / run_files.WORKER_LOG, "wb")
     process = subprocess.Popen(
         [python, "-m", "core.train", "--run-id", run_id, "--runs-dir", str(store.root.resolve())],
@@ -31,7 +37,7 @@ def launch(store: RunStore, config: TrainConfig, name: str = "", parent_id: str 
     )
     log.close()
     store.update(run_id, pid=process.pid)
-    return run_id
+    return process.pid
 
 
 def load_resume(store: RunStore, run) -> dict | None:
