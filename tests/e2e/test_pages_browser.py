@@ -18,6 +18,7 @@ PAGES = {
     "": ("Train", "Train a digit classifier"),
     "inspect": ("Inspect", "Inspect a model"),
     "runs": ("Runs", "Runs"),
+    "sweeps": ("Sweeps", "Sweeps"),
     "data": ("Data", "Datasets: what the model learns from"),
     "learn_tensors": ("Tensors", "🧮 Tensors"),
     "learn_autograd": ("Autograd", "∂ Autograd"),
