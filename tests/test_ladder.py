@@ -6,7 +6,17 @@ from core.config import TrainConfig
 from core.store import run_files
 from core.store.run_store import RunStore
 from core.store.sweep_store import SweepStore
-from core.sweep.ladder import BASE, RUNGS, TARGET, changed, create_ladder, ladder_results, rung_configs, rungs
+from core.sweep.ladder import (
+    BASE,
+    RUNGS,
+    TARGET,
+    changed,
+    create_ladder,
+    ladder_results,
+    rung_configs,
+    rung_words,
+    rungs,
+)
 from core.training.trainer import Trainer, train
 
 
@@ -82,8 +92,14 @@ def test_seconds_to_target_and_what_each_rung_did(tmp_path):
     assert [r["name"] for r in results] == [rung.name for rung in rungs(gpu=False)]
     assert results[0]["seconds"] == pytest.approx([3.0, 3.3]) and results[0]["epochs_to_target"] == [3, 3]
     assert results[0]["words"] == "the starting point"
-    assert results[1]["words"].startswith("2.") and "faster than the previous rung" in results[1]["words"]
-    assert results[2]["seconds"] == pytest.approx([1.0, 1.8]) and "within the noise" in results[2]["words"]
+    assert results[1]["words"] == "2.06x faster than the rung above (faster with every seed)"
+    assert results[1]["epoch_seconds"] == pytest.approx(0.51)
+    assert results[2]["seconds"] == pytest.approx([1.0, 1.8]) and "no clear change" in results[2]["words"]
     assert results[3]["seconds"][0] is None and f"did not reach {TARGET:.0%}" in results[3]["words"]
     assert results[3]["mean_seconds"] is None and results[3]["final_test_accuracy"][0] == pytest.approx(0.96)
     assert results[4]["words"] == "reached the target, which the previous rung did not"
+
+
+def test_a_rung_slower_with_every_seed_says_it_does_not_help():
+    words = rung_words([2.0, 2.2], [1.0, 1.1], finished=True, target=TARGET, first=False)
+    assert words == "2.00x slower than the rung above with every seed: it does not help on this machine"

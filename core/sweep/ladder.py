@@ -15,7 +15,6 @@ import torch
 from core.config import TrainConfig
 from core.results.compare import differing_fields, format_value
 from core.results.inspection import run_dataset
-from core.results.seed_noise import LARGER, UNKNOWN, noise_verdict
 from core.store.run_store import Run, RunStore, load_predictions
 from core.store.sweep_store import Sweep, SweepStore
 
@@ -122,8 +121,9 @@ def accuracy_by_epoch(predictions: dict, labels: torch.Tensor) -> dict[int, floa
 
 
 def time_to_target(store: RunStore, run: Run, labels: torch.Tensor, target: float = TARGET) -> dict:
-    """seconds (None if never reached), epoch it was reached, final test accuracy, epochs done."""
-    empty = {"seconds": None, "epoch": None, "final_test_accuracy": None, "epochs": 0}
+    """seconds (None if never reached), the epoch it was reached, final test accuracy, epochs done, and
+    seconds per epoch (the time of the epochs done over their number)."""
+    empty = {"seconds": None, "epoch": None, "final_test_accuracy": None, "epochs": 0, "epoch_seconds": None}
     try:
         accuracy = accuracy_by_epoch(load_predictions(store, run.id), labels)
     except ValueError:  # no predictions yet: the first epoch has not ended
@@ -132,11 +132,16 @@ def time_to_target(store: RunStore, run: Run, labels: torch.Tensor, target: floa
     seconds = {int(round(epoch)): value for epoch, value in zip(series["epoch"], series["value"])}
     reached = next((epoch for epoch in sorted(accuracy) if accuracy[epoch] >= target and epoch in seconds), None)
     return {"seconds": seconds.get(reached) if reached else None, "epoch": reached,
-            "final_test_accuracy": accuracy[max(accuracy)] if accuracy else None, "epochs": len(accuracy)}
+            "final_test_accuracy": accuracy[max(accuracy)] if accuracy else None, "epochs": len(accuracy),
+            "epoch_seconds": seconds[max(seconds)] / max(seconds) if seconds else None}
 
 
 def rung_words(times: list, previous: list | None, finished: bool, target: float, first: bool) -> str:
-    """What a rung did to the time to target, in words, against the rung before it (``previous``: its times)."""
+    """What a rung did to the time to target against the rung before it (``previous``: its times, seed by seed).
+
+    Seed by seed, because a seed reaches the target at the same epoch on rungs that change only speed:
+    compared in pairs, the epoch a seed happens to need cancels out, and what is left is the rung.
+    """
     if not finished:
         return "waiting for its runs to finish"
     if any(t is None for t in times):
@@ -148,19 +153,19 @@ def rung_words(times: list, previous: list | None, finished: bool, target: float
         return "the previous rung has no finished runs to compare with"
     if any(t is None for t in previous):
         return "reached the target, which the previous rung did not"
-    verdict = noise_verdict(previous, times, ("previous", "this"))
-    ratio = float(np.mean(previous)) / float(np.mean(times))
-    if verdict.verdict == LARGER:
-        return f"{ratio:.2f}x faster than the previous rung" if ratio > 1 else \
-            f"{1 / ratio:.2f}x slower than the previous rung: it does not help on this machine"
-    if verdict.verdict == UNKNOWN:
-        return f"{ratio:.2f}x the previous rung's speed (one seed: noise unknown)"
-    return f"no clear change on this machine ({ratio:.2f}x, within the noise between seeds)"
+    ratios = [before / after for before, after in zip(previous, times)]
+    overall = float(np.mean(previous)) / float(np.mean(times))
+    seeds = "the one seed" if len(ratios) == 1 else "every seed"
+    if all(ratio > 1 for ratio in ratios):
+        return f"{overall:.2f}x faster than the rung above (faster with {seeds})"
+    if all(ratio < 1 for ratio in ratios):
+        return f"{1 / overall:.2f}x slower than the rung above with {seeds}: it does not help on this machine"
+    return f"no clear change on this machine ({overall:.2f}x): faster with one seed, slower with another"
 
 
 def ladder_results(store: RunStore, sweep: Sweep, labels: torch.Tensor | None = None) -> list[dict]:
-    """One dict per rung: name, change, snippet, why, run_ids, seconds (per seed), mean_seconds, epochs, final
-    test accuracies, and words on what it did against the rung before."""
+    """One dict per rung: name, change, snippet, why, run_ids, seconds (per seed), mean_seconds, epochs to
+    target, final test accuracies, seconds per epoch, and words on what it did against the rung above."""
     spec, items = sweep.spec, SweepStore(store).items(sweep.id)
     seeds, target, by_name = spec.get("seeds", list(SEEDS)), spec.get("target", TARGET), {r.name: r for r in RUNGS}
     runs = {run.id: run for run in store.list_runs()}
@@ -175,6 +180,7 @@ def ladder_results(store: RunStore, sweep: Sweep, labels: torch.Tensor | None = 
                  for item in mine]
         finished = all(item.run_id in runs and not runs[item.run_id].active for item in mine)
         times = [t["seconds"] for t in timed]
+        per_epoch = [t["epoch_seconds"] for t in timed if t["epoch_seconds"] is not None]
         rung = by_name.get(name, Rung(name, {}, "", ""))
         results.append({
             "name": name, "change": ", ".join(f"{k}={format_value(v)}" for k, v in rung.change.items()) or "—",
@@ -183,6 +189,7 @@ def ladder_results(store: RunStore, sweep: Sweep, labels: torch.Tensor | None = 
             "seconds": times, "mean_seconds": float(np.mean(times)) if times and None not in times else None,
             "epochs_to_target": [t["epoch"] for t in timed],
             "final_test_accuracy": [t["final_test_accuracy"] for t in timed], "finished": finished,
+            "epoch_seconds": float(np.mean(per_epoch)) if per_epoch else None,
             "words": rung_words(times, previous, finished, target, first=index == 0)})
         previous = times if finished else None
     return results
