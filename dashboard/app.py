@@ -18,6 +18,7 @@ PAGES = {
         st.Page("app_pages/inspect.py", title="Inspect", icon=":material/search:"),
         st.Page("app_pages/runs.py", title="Runs", icon=":material/history:"),
         st.Page("app_pages/sweeps.py", title="Sweeps", icon=":material/tune:"),
+        st.Page("app_pages/ladder.py", title="Speed-up ladder", icon=":material/speed:"),
         st.Page("app_pages/data.py", title="Data", icon=":material/dataset:"),
     ],
     "Learn PyTorch": [

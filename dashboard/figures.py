@@ -287,9 +287,12 @@ def ladder_figure(rungs: list[dict]) -> go.Figure:
         lows.append(rung["mean_seconds"] - min(times) if reached else 0)
         highs.append(max(times) - rung["mean_seconds"] if reached else 0)
         texts.append(f"{rung['mean_seconds']:.1f} s" if reached else "not reached" if rung["finished"] else "…")
-    figure = go.Figure(go.Bar(x=means, y=names, orientation="h", text=texts, textposition="outside",
-                              marker_color="#EE4C2C", error_x={"type": "data", "symmetric": False, "array": highs,
-                                                               "arrayminus": lows, "color": "#555"}))
+    # A time inside its bar, clear of the error bar; a missed target beside its empty bar.
+    positions = ["inside" if mean else "outside" for mean in means]
+    figure = go.Figure(go.Bar(x=means, y=names, orientation="h", text=texts, textposition=positions,
+                              insidetextanchor="start", marker_color="#EE4C2C",
+                              error_x={"type": "data", "symmetric": False, "array": highs, "arrayminus": lows,
+                                       "color": "#555"}))
     figure.update_layout(height=80 + 50 * len(rungs), margin={"l": 10, "r": 40, "t": 30, "b": 10},
                          xaxis={"title": "seconds to the target (training + per-epoch evaluation)"},
                          yaxis={"automargin": True})

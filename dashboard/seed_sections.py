@@ -50,18 +50,18 @@ def noise_pick(runs: list[Run], key: str) -> None:
     if len(groups) < 2:
         st.caption("With two configs finished, this says whether their difference beats the noise between seeds.")
         return
-    labels = group_labels(groups)
-    options = list(range(len(groups)))
-    means = [sum(final_accuracies(g)) / len(final_accuracies(g)) for g in groups]
-    ranked = sorted(options, key=lambda index: -means[index])  # default: the two best configs
+    # The labels themselves are the options: a choice kept from an earlier set of runs cannot point elsewhere.
+    by_label = dict(zip(group_labels(groups), groups))
+    labels = list(by_label)
+    means = {label: sum(final_accuracies(g)) / len(final_accuracies(g)) for label, g in by_label.items()}
+    ranked = sorted(range(len(labels)), key=lambda index: -means[labels[index]])  # default: the two best
     left, right = st.columns(2)
-    first = left.selectbox("Config A", options, index=ranked[1], format_func=labels.__getitem__, key=f"{key}_noise_a")
-    second = right.selectbox("Config B", options, index=ranked[0], format_func=labels.__getitem__,
-                             key=f"{key}_noise_b")
+    first = left.selectbox("Config A", labels, index=ranked[1], key=f"{key}_noise_a")
+    second = right.selectbox("Config B", labels, index=ranked[0], key=f"{key}_noise_b")
     if first == second:
         st.caption("Pick two different configs.")
         return
-    verdict = noise_verdict(final_accuracies(groups[first]), final_accuracies(groups[second]))
+    verdict = noise_verdict(final_accuracies(by_label[first]), final_accuracies(by_label[second]))
     (st.success if verdict.verdict == "larger than seed noise" else st.info)(verdict.sentence)
 
 

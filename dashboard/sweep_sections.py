@@ -51,12 +51,13 @@ def controls(sweep: Sweep, counts: dict) -> None:
                   args=(resume, sweep.id, "Resumed: the runs that did not finish train again."))
 
 
-def best_section(rows: list[dict]) -> None:
+def best_section(rows: list[dict], final: bool) -> None:
     best = sweep_summary.best_run(rows)
     if best is None:
         st.caption("The best config shows here once a run has finished.")
         return
-    st.markdown(f"**Best so far:** {best['label']} · validation accuracy **{best['val_accuracy']:.2%}** "
+    heading = "Best" if final else "Best so far"
+    st.markdown(f"**{heading}:** {best['label']} · validation accuracy **{best['val_accuracy']:.2%}** "
                 f"(test {best['test_accuracy']:.2%}).")
     st.caption("Picked on validation accuracy, never on the test set: choosing by the test digits would make "
                "their accuracy an optimistic guess of how the config does on new digits.")
@@ -85,7 +86,7 @@ def view(sweep_id: str) -> None:
     with table:
         st.dataframe(sweep_summary.results_table(rows), hide_index=True, width="stretch", column_config=COLUMNS,
                      key="sweep_table")
-        best_section(rows)
+        best_section(rows, final=not sweep.active)
     with parallel:
         data = sweep_summary.parallel_table(rows)
         if len(data) and len(data.columns) > 1:

@@ -69,7 +69,7 @@ def test_a_finished_sweep_shows_results_best_config_effects_and_bands(with_sweep
     table = at.dataframe[0].value  # a display-only dataframe has no key AppTest can see
     assert len(table) == 4 and set(table["status"]) == {"completed"} and set(table["lr"]) == {"0.001", "0.01"}
     text = " ".join(m.value for m in at.markdown)
-    assert "Best so far" in text
+    assert "**Best:**" in text
     assert any("never on the test set" in c.value for c in at.caption)
     noise = " ".join(m.value for kind in (at.success, at.info) for m in kind)
     assert "seed noise" in noise  # the two configs, compared against the spread between seeds
