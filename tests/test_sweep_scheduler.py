@@ -14,7 +14,7 @@ import pytest
 from core.config import TrainConfig
 from core.results.sweep_summary import summarize
 from core.runner.launch import start_worker
-from core.store.run_store import RunStore
+from core.store.run_store import RunStore, _process_alive
 from core.store.sweep_store import SweepStore, sweep_tag
 from core.sweep.control import create_sweep, resume_sweep, start_scheduler, stop_sweep
 from core.sweep.plan import spec_from_text
@@ -173,3 +173,13 @@ def test_cli_json_contract_and_bad_input(tmp_path):
 def test_resume_refuses_a_sweep_that_does_not_exist(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         resume_sweep(RunStore(tmp_path), "nope")
+
+
+def test_a_sweep_stopped_before_its_scheduler_claims_it_stays_stopped(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    sweeps = SweepStore(store)
+    sweep_id = create_sweep(store, spec_from_text({"lr": "0.001,0.01", "epochs": "1"}))
+    stop_sweep(store, sweep_id)  # pressed at once: no scheduler has claimed it yet
+    scheduler = start_scheduler(store, sweep_id)
+    wait_until(lambda: not _process_alive(scheduler), 120, "the scheduler to exit")
+    assert sweeps.get(sweep_id).status == "stopped" and store.list_runs() == []

@@ -87,6 +87,9 @@ class SweepStore:
     def __init__(self, store: RunStore):
         self.store = store
         with store._db() as db:  # the store's connection settings (WAL, busy timeout) for its own database
+            if db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('sweeps', 'sweep_runs')"
+                          ).fetchone()[0] == 2:
+                return  # a read: pages open a SweepStore every rerun, and need not queue for the write lock
             db.execute("BEGIN IMMEDIATE")  # several processes may open a fresh store at once
             for statement in SWEEP_SCHEMA.split(";"):
                 if statement.strip():

@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ladder", action="store_true",
                         help="run the speed-up ladder: seconds to 97%% test accuracy, one speed-up at a time "
                              "(default: off)")
-    parser.add_argument("--queued", action="store_true", help=argparse.SUPPRESS)  # the dashboard's scheduler
+    # The dashboard's scheduler: run the sweep as it is; never reopen one stopped before this process started.
+    parser.add_argument("--queued", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object at the end: runs, best, groups (default: off)")
     return parser

@@ -38,7 +38,8 @@ def start_scheduler(store: RunStore, sweep_id: str, python: str = sys.executable
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [python, "-m", "core.sweep", "--resume", sweep_id, "--runs-dir", str(store.root.resolve())],
+            # --queued: run it as queued now; a Stop pressed before this process claims the sweep then holds
+            [python, "-m", "core.sweep", "--resume", sweep_id, "--queued", "--runs-dir", str(store.root.resolve())],
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # the sweep outlives the dashboard that started it
         )
