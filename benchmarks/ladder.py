@@ -28,6 +28,11 @@ def ladder_section(store: RunStore, report: Report, quick: bool) -> None:
              "—" if rung["epoch_seconds"] is None else seconds(rung["epoch_seconds"]),
              " / ".join("—" if a is None else f"{a:.1%}" for a in rung["final_test_accuracy"]), rung["words"]]
             for index, rung in enumerate(rungs)]
+    missed = [rung["name"] for rung in rungs if rung["mean_seconds"] is None]
+    report.verdict(f"every rung reaches {TARGET:.0%} test accuracy within {BASE.epochs} epochs, every seed",
+                   f"missed by {', '.join(missed)}" if missed else
+                   f"all {len(rungs)} rungs; the slowest in {seconds(max(r['mean_seconds'] for r in rungs))}",
+                   not missed)
     report.add(f"Speed-up ladder: seconds to {TARGET:.0%} test accuracy", "\n\n".join([
         f"The CNN on the embedded digits, {BASE.epochs} epochs, Adam lr {BASE.lr:g}, {BASE.threads} thread, "
         f"seeds {', '.join(map(str, seeds))}; each rung adds one change to the rung above it. Seconds to target: "
