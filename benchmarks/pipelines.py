@@ -17,13 +17,13 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from core.config import TrainConfig, model_from_config
 from core.data.digits import MEAN, STD, DigitData
 from core.runner.launch import launch
 from core.store.run_store import FINISHED, RunStore
+from core.training.tutorial_loader import TutorialDigits  # (c)'s Dataset: the trainer's "dataloader" mode uses it
 
 BATCH_SIZE = 128
 EPOCH_STEPS = 469  # ceil(60,000 / 128): the epoch every time is extrapolated to
@@ -82,23 +82,6 @@ def preloaded_batches(images: torch.Tensor, labels: torch.Tensor, device: str = 
         for index in torch.randperm(len(labels), device=device).split(BATCH_SIZE):
             x = (images[index].float() / 255 - MEAN) / STD  # (B, 28, 28)
             yield x.unsqueeze(1), labels[index]  # (B, 1, 28, 28)
-
-
-class TutorialDigits(torch.utils.data.Dataset):
-    """(c): one digit at a time, as torchvision's MNIST returns it: a PIL image through transforms."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
-        from torchvision import transforms
-
-        self.images, self.labels = images, labels
-        self.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image = Image.fromarray(self.images[index].numpy())  # uint8 (28, 28) -> mode "L"
-        return self.transform(image), int(self.labels[index])  # float32 (1, 28, 28)
 
 
 def tutorial_batches(images: torch.Tensor, labels: torch.Tensor) -> Batches:

@@ -1,8 +1,9 @@
 """Digit Lab's speed comparisons, printed as ratios and written to benchmarks/RESULTS.md.
 
-    .venv/bin/python -m benchmarks.run            # everything: ~3 minutes on 2 quiet cores, ~10 when busy
+    .venv/bin/python -m benchmarks.run            # everything: ~6 minutes on 2 quiet cores, ~15 when busy
     .venv/bin/python -m benchmarks.run --quick    # tiny sizes, under 2 minutes: a smoke test
     .venv/bin/python -m benchmarks.run --only cnn # one model's epoch table (and the dashboard costs)
+    .venv/bin/python -m benchmarks.run --only ladder  # the speed-up ladder alone: ~3 minutes on 2 cores
 
 Absolute times on a small shared machine are noisy, so every comparison is measured side by
 side in one run and reported as a ratio. Each measurement is one function below.
@@ -25,6 +26,7 @@ from pathlib import Path
 import torch
 
 from benchmarks import dashboard_costs, epoch_overhead, fixtures
+from benchmarks.ladder import ladder_section
 from benchmarks.pipelines import BATCH_SIZE, EPOCH_STEPS, time_in_process, wait_finished, worker_epoch
 from benchmarks.report import (
     Report,
@@ -542,7 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke test in under 2 minutes "
                                                              "(default: off)")
-    parser.add_argument("--only", choices=MODELS, help="time only this model's epochs (default: both)")
+    parser.add_argument("--only", choices=(*MODELS, "ladder"),
+                        help="time only this model's epochs, or only the speed-up ladder (default: everything)")
     parser.add_argument("--no-dashboard", action="store_true",
                         help="skip the dashboard-cost and import sections (default: run them)")
     parser.add_argument("--cpu-wheel-python", metavar="PYTHON", default=None,
@@ -557,11 +560,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def sections(args, sizes: Sizes, root: Path, store: RunStore, report: Report) -> list[tuple[str, Callable]]:
     """(name, measure) in the order they run; each measure adds its section to ``report``."""
+    if args.only == "ladder":
+        return [("speed-up ladder", lambda: ladder_section(store, report, args.quick))]
     models = (args.only,) if args.only else MODELS
     steps = [(f"epoch table, {model}", lambda m=model: epoch_section(m, sizes, root, store, report))
              for model in models]
     if "cnn" in models:
         steps.append(("default CNN on the embedded digits", lambda: embedded_cnn_section(sizes, store, report)))
+        steps.append(("speed-up ladder", lambda: ladder_section(store, report, args.quick)))
     if "mlp" in models:
         steps.append(("the worker's per-epoch overhead", lambda: epoch_overhead_section(sizes, report)))
     if not args.no_dashboard:

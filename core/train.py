@@ -36,6 +36,9 @@ FLAG_HELP = {
     "threads": "CPU threads; 0 = choose automatically",
     "precision": "fp32, or bf16 (bfloat16 autocast of the forward pass; fast on recent GPUs)",
     "compile": "torch.compile the model (slow first steps; a C++ compiler on CPU)",
+    "loader": "tensors (preloaded uint8 digits sliced by index) or dataloader (the tutorial's per-sample PIL "
+              "Dataset + DataLoader: slower, kept to measure the difference)",
+    "channels_last": "CNN only: NHWC memory layout, faster convolutions (--no-channels-last to compare)",
 }
 
 

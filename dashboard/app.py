@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from dashboard import common, sidebar, train_form  # noqa: E402
+from dashboard import common, sidebar, sweep_form, train_form  # noqa: E402
 
 st.set_page_config(page_title="Digit Lab", page_icon=str(Path(__file__).parent / "icon.png"), layout="wide")
 
@@ -17,6 +17,8 @@ PAGES = {
         st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
         st.Page("app_pages/inspect.py", title="Inspect", icon=":material/search:"),
         st.Page("app_pages/runs.py", title="Runs", icon=":material/history:"),
+        st.Page("app_pages/sweeps.py", title="Sweeps", icon=":material/tune:"),
+        st.Page("app_pages/ladder.py", title="Speed-up ladder", icon=":material/speed:"),
         st.Page("app_pages/data.py", title="Data", icon=":material/dataset:"),
     ],
     "Learn PyTorch": [
@@ -31,5 +33,6 @@ PAGES = {
 
 common.warm_worker()  # started with the app, so it is warm by the first Start click
 train_form.remember()
+sweep_form.resume_interrupted()  # once per server: a sweep whose scheduler died goes on
 sidebar.draw()
 st.navigation(PAGES).run()

@@ -8,16 +8,14 @@ import streamlit as st
 
 from core.data.catalog import load_dataset
 from core.data.digits import DigitData
+from core.runner import capacity
 from core.runner.warm import WarmWorker
 from core.store.run_store import Run, RunStore, default_runs_dir
 
 
 def max_concurrent_runs() -> int:
     """How many runs may train at once on this machine (env DIGITLAB_MAX_RUNS, default 2)."""
-    try:
-        return max(1, int(os.environ.get("DIGITLAB_MAX_RUNS", "2")))
-    except ValueError:
-        return 2
+    return capacity.max_concurrent_runs()  # one reading of the cap, shared with the sweep scheduler
 
 
 def check_capacity() -> None:

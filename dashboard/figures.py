@@ -201,3 +201,99 @@ def times_drawn_figure(counts: pd.DataFrame) -> go.Figure:
 def sampling_curve_figure(history: pd.DataFrame, measure: str) -> go.Figure:
     """One ``measure`` column of a training history per epoch, a line per sampling."""
     return px.line(history, x="epoch", y=measure, color="sampling", markers=True, height=300)
+
+
+# -- sweeps, seeds and the speed-up ladder -----------------------------------------------------------
+
+LOG_AXES = ("lr", "weight_decay")  # parameters spread over decades: drawn as log10 on their axis
+
+
+def _rgba(color: str, alpha: float) -> str:
+    """'#636EFA' -> 'rgba(99,110,250,alpha)', for a band's fill in its line's colour."""
+    red, green, blue = (int(color.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({red},{green},{blue},{alpha})"
+
+
+def band_figure(bands: dict, labels: dict, colors: dict, title: str, per_epoch: bool) -> dict:
+    """Per config (key -> {x, mean, low, high}): its seeds' mean as a line, their min-max as a shaded band."""
+    traces = []
+    for key, band in bands.items():
+        traces += [
+            {"type": "scatter", "mode": "lines", "x": band["x"], "y": band["high"], "line": {"width": 0},
+             "showlegend": False, "hoverinfo": "skip", "legendgroup": key},
+            {"type": "scatter", "mode": "lines", "x": band["x"], "y": band["low"], "line": {"width": 0},
+             "fill": "tonexty", "fillcolor": _rgba(colors[key], 0.2), "showlegend": False, "hoverinfo": "skip",
+             "legendgroup": key},
+            {"type": "scatter", "mode": "lines+markers" if per_epoch else "lines", "x": band["x"], "y": band["mean"],
+             "name": labels[key], "line": {"color": colors[key]}, "legendgroup": key}]
+    return _figure(traces, title, "epoch" if per_epoch else "step", "accuracy" if per_epoch else "loss",
+                   height=340, yaxis={"tickformat": ".0%"} if per_epoch else {})
+
+
+def _dimension(name: str, values: pd.Series) -> dict:
+    """One parallel-coordinates axis: numbers as they are (log10 for LOG_AXES), text as numbered categories."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().all() and values.map(lambda v: not isinstance(v, (str, bool))).all():
+        if name in LOG_AXES and (numeric > 0).all():
+            ticks = sorted(numeric.unique())
+            return {"label": f"{name} (log)", "values": np.log10(numeric), "tickvals": np.log10(ticks),
+                    "ticktext": [f"{tick:g}" for tick in ticks]}
+        return {"label": name, "values": numeric}
+    categories = sorted(values.astype(str).unique())
+    codes = values.astype(str).map({category: index for index, category in enumerate(categories)})
+    return {"label": name, "values": codes, "tickvals": list(range(len(categories))), "ticktext": categories,
+            "range": [-0.5, len(categories) - 0.5] if len(categories) == 1 else None}
+
+
+def parallel_figure(table: pd.DataFrame) -> go.Figure:
+    """Parallel coordinates: one line per finished run across the swept fields, coloured by validation accuracy."""
+    accuracy = table["val_accuracy"]
+    dimensions = [{k: v for k, v in _dimension(name, table[name]).items() if v is not None}
+                  for name in table.columns if name != "val_accuracy"]
+    dimensions.append({"label": "val accuracy", "values": accuracy, "tickformat": ".1%"})
+    figure = go.Figure(go.Parcoords(line={"color": accuracy, "colorscale": "Viridis", "showscale": True,
+                                          "colorbar": {"title": {"text": "val acc"}, "tickformat": ".0%"}},
+                                    dimensions=dimensions))
+    figure.update_layout(height=420, margin={"l": 60, "r": 60, "t": 50, "b": 30})
+    return figure
+
+
+def effect_figure(effect: pd.DataFrame, field: str) -> go.Figure:
+    """Validation accuracy against one field's value: a dot per config at its seeds' mean, a bar over their range."""
+    numeric = pd.api.types.is_numeric_dtype(effect["value"]) and not pd.api.types.is_bool_dtype(effect["value"])
+    x = effect["value"] if numeric else effect["value"].astype(str)
+    figure = go.Figure(go.Scatter(
+        x=x, y=effect["mean"], mode="markers", marker={"size": 9, "color": "#1F77B4"},
+        error_y={"type": "data", "symmetric": False, "array": effect["high"] - effect["mean"],
+                 "arrayminus": effect["mean"] - effect["low"], "color": "rgba(31,119,180,0.5)"},
+        customdata=np.stack([effect["seeds"], effect["others"]], axis=1),
+        hovertemplate=f"{field}=%{{x}}<br>mean val accuracy %{{y:.2%}} over %{{customdata[0]}} seed(s)"
+                      "<br>%{customdata[1]}<extra></extra>"))
+    figure.update_layout(height=280, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title=field,
+                         xaxis={"title": field, "type": "log" if numeric and field in LOG_AXES else
+                                "linear" if numeric else "category"},
+                         yaxis={"title": "val accuracy", "tickformat": ".0%"})
+    return figure
+
+
+def ladder_figure(rungs: list[dict]) -> go.Figure:
+    """Seconds to the target per rung (mean over seeds, a bar over their range); a rung that missed it says so."""
+    names = [rung["name"] for rung in rungs][::-1]  # the first rung at the top
+    means, lows, highs, texts = [], [], [], []
+    for rung in rungs[::-1]:
+        times = [t for t in rung["seconds"] if t is not None]
+        reached = rung["mean_seconds"] is not None
+        means.append(rung["mean_seconds"] if reached else 0)
+        lows.append(rung["mean_seconds"] - min(times) if reached else 0)
+        highs.append(max(times) - rung["mean_seconds"] if reached else 0)
+        texts.append(f"{rung['mean_seconds']:.1f} s" if reached else "not reached" if rung["finished"] else "…")
+    # A time inside its bar, clear of the error bar; a missed target beside its empty bar.
+    positions = ["inside" if mean else "outside" for mean in means]
+    figure = go.Figure(go.Bar(x=means, y=names, orientation="h", text=texts, textposition=positions,
+                              insidetextanchor="start", marker_color="#EE4C2C",
+                              error_x={"type": "data", "symmetric": False, "array": highs, "arrayminus": lows,
+                                       "color": "#555"}))
+    figure.update_layout(height=80 + 50 * len(rungs), margin={"l": 10, "r": 40, "t": 30, "b": 10},
+                         xaxis={"title": "seconds to the target (training + per-epoch evaluation)"},
+                         yaxis={"automargin": True})
+    return figure

@@ -1,14 +1,25 @@
-"""The Runs page's comparison: chosen runs' curves overlaid, and a table of the settings that differ."""
+"""The Runs page's comparison: chosen runs' curves overlaid (seeds of one config as a band), a table of the
+settings that differ, and which test digits flipped."""
 import streamlit as st
 
 from core.results import compare
 from dashboard import figures
 from dashboard.common import store
+from dashboard.flip_section import flip_section
+from dashboard.seed_sections import seed_comparison
 
 HIGHLIGHT = "background-color: rgba(255, 189, 69, 0.35)"
 
 
 def comparison(chosen: list) -> None:
+    if not seed_comparison(chosen):  # runs sharing a config are drawn as one band over their seeds instead
+        curves(chosen)
+    if len(chosen) >= 2:
+        settings_diff(chosen)
+    flip_section(chosen)
+
+
+def curves(chosen: list) -> None:
     labels = compare.trace_labels(chosen)
     colors = figures.palette([run.id for run in chosen])  # a run keeps its colour on both charts
     overlay = compare.overlay_series(store(), [run.id for run in chosen])
@@ -17,8 +28,9 @@ def comparison(chosen: list) -> None:
                  where=left, width="stretch", key="runs_compare_loss")
     figures.show(figures.overlay_figure(overlay["val_accuracy"], labels, colors, "Validation accuracy", True),
                  where=right, width="stretch", key="runs_compare_acc")
-    if len(chosen) < 2:
-        return
+
+
+def settings_diff(chosen: list) -> None:
     diff = compare.config_diff_table(chosen)
     differing = list(diff.index[diff["differs"]])
     st.markdown(f"**Settings that differ:** {', '.join(differing) or 'none (same config)'}")

@@ -28,6 +28,12 @@ def launch(store: RunStore, config: TrainConfig, name: str = "", parent_id: str 
     if pid is not None:
         store.update(run_id, pid=pid)
         return run_id
+    start_worker(store, run_id, python)
+    return run_id
+
+
+def start_worker(store: RunStore, run_id: str, python: str = sys.executable) -> int:
+    """Start ``python -m core.train --run-id`` for a run already in the store; return its pid."""
     log = open(store.run_dir(run_id) / run_files.WORKER_LOG, "wb")
     process = subprocess.Popen(
         [python, "-m", "core.train", "--run-id", run_id, "--runs-dir", str(store.root.resolve())],
@@ -36,7 +42,7 @@ def launch(store: RunStore, config: TrainConfig, name: str = "", parent_id: str 
     )
     log.close()
     store.update(run_id, pid=process.pid)
-    return run_id
+    return process.pid
 
 
 def load_resume(store: RunStore, run) -> dict | None:

@@ -25,6 +25,7 @@ from core.training.distributed import distributed_context
 from core.training.evaluation import evaluate_split
 from core.training.optim import make_optimizer, make_scheduler
 from core.training.precision import mixed_precision
+from core.training.tutorial_loader import TutorialDigits, epoch_loader
 
 # Guessing uniformly over 10 classes costs ln(10) = 2.3; a window mean 20x that means the
 # weights blew up (seen with lr=10: 1e5 within two steps), even while the loss stays finite.
@@ -78,7 +79,8 @@ class Trainer:
             torch.set_flush_denormal(True)
         torch.manual_seed(config.seed)  # every rank builds identical initial weights
         # channels_last: convolutions run ~2x faster on this kind of CPU (measured in benchmarks/).
-        self.memory_format = torch.channels_last if config.model == "cnn" else torch.contiguous_format
+        self.memory_format = (torch.channels_last if config.model == "cnn" and config.channels_last
+                              else torch.contiguous_format)
         self.model = model_from_config(config).to(device, memory_format=self.memory_format)
         self.optimizer = make_optimizer(config, self.model.parameters())
         self.net = self.model  # what the loop calls; a DDP wrapper when distributed, compiled on request
@@ -92,6 +94,8 @@ class Trainer:
         # Data lives on the training device once; batches are index slices, no per-batch copies.
         self.split = {name: tuple(t.to(device) for t in data.split(name)) for name in ("train", "val", "test")}
         self.n = len(self.split["train"][1])
+        # The tutorial's per-sample pipeline reads the CPU copy; each of its batches is then copied to the device.
+        self.tutorial = TutorialDigits(*data.split("train")) if config.loader == "dataloader" else None
         if self.n == 0:
             raise ValueError(f"dataset {config.dataset!r} has no training digits")
         self.steps_per_epoch = math.ceil(self.n / config.batch_size)
@@ -165,14 +169,19 @@ class Trainer:
         # host-to-device copy on a GPU, and every process of a distributed run draws the same ones.
         batch_randoms = (torch.rand(3, len(order), generator=self.generator).to(self.device)
                          .split(config.batch_size, dim=1) if config.augment else itertools.repeat(None))
-        for chunk, randoms in zip(order.split(config.batch_size), batch_randoms):
+        chunks = order.split(config.batch_size)
+        loaded = self._tutorial_batches(chunks) if self.tutorial is not None else itertools.repeat(None)
+        for chunk, randoms, tutorial_batch in zip(chunks, batch_randoms, loaded):
             seen, self.step, self.steps_this_run = seen + len(chunk), self.step + 1, self.steps_this_run + 1
             if len(chunk) < self.world:
                 continue  # a last sliver smaller than the number of processes; every rank skips it alike
             index = chunk[self.rank::self.world]
-            # index_select, not train_x[index]: ~14 us against ~160 us for a batch of uint8 digits here,
-            # where the MLP's whole step is under a millisecond.
-            x, y = normalize(torch.index_select(train_x, 0, index)), torch.index_select(train_y, 0, index)
+            if tutorial_batch is not None:  # the same digits, made one PIL image at a time
+                x, y = (tensor.to(self.device) for tensor in tutorial_batch)
+            else:
+                # index_select, not train_x[index]: ~14 us against ~160 us for a batch of uint8 digits here,
+                # where the MLP's whole step is under a millisecond.
+                x, y = normalize(torch.index_select(train_x, 0, index)), torch.index_select(train_y, 0, index)
             if randoms is not None:
                 x = augment_batch(x, randoms[:, self.rank::self.world])
             if self.memory_format is torch.channels_last:
@@ -204,6 +213,12 @@ class Trainer:
                 break
         return self._all_reduce(torch.stack([loss_sum, correct.to(loss_sum.dtype),
                                              torch.tensor(float(local_seen), device=self.device)]))
+
+    def _tutorial_batches(self, chunks: tuple[torch.Tensor, ...]):
+        """Per chunk, the tutorial DataLoader's (x, y) of this rank's share; None for a skipped sliver."""
+        kept = [chunk[self.rank::self.world].cpu() for chunk in chunks if len(chunk) >= self.world]
+        loaded = iter(epoch_loader(self.tutorial, kept))
+        return (next(loaded) if len(chunk) >= self.world else None for chunk in chunks)
 
     def _log(self, epoch: int, value: float, seen: int) -> None:
         config = self.config

@@ -18,6 +18,8 @@ PAGES = {
     "": ("Train", "Train a digit classifier"),
     "inspect": ("Inspect", "Inspect a model"),
     "runs": ("Runs", "Runs"),
+    "sweeps": ("Sweeps", "Sweeps"),
+    "ladder": ("Speed-up ladder", "Speed-up ladder"),
     "data": ("Data", "Datasets: what the model learns from"),
     "learn_tensors": ("Tensors", "🧮 Tensors"),
     "learn_autograd": ("Autograd", "∂ Autograd"),
