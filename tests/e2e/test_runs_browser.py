@@ -70,7 +70,7 @@ def test_torchscript_download_is_built_on_click_and_loads(page, server, two_runs
 
 
 def test_a_download_clicked_at_once_after_opening_its_tab_arrives(browser, server, two_runs):
-    """Switching tabs used to rerun the page and void the download ids a fast click carried."""
+    """A tab switch must not rerun the page and void the download ids a fast click carries."""
     for attempt in range(3):  # the failure was a race: it showed in about half of fresh sessions
         context = browser.new_context(viewport={"width": 1400, "height": 1400}, accept_downloads=True)
         page = context.new_page()
