@@ -12,8 +12,8 @@ def run_counts() -> None:
     if bound.actor is not None:  # public mode: only this workspace's own runs are counted
         runs = bound.owned_runs()
         active = sum(run.active for run in runs)
-        st.caption(f"Your workspace: {len(runs)} runs · {active}/{bound.actor.limits.runs_per_workspace} "
-                   "training now")
+        count = f"{len(runs)} run" + ("" if len(runs) == 1 else "s")
+        st.caption(f"Your workspace: {count} · {active}/{bound.actor.limits.runs_per_workspace} training now")
         return
     runs = bound.list_runs()
     active = sum(run.active for run in runs)
