@@ -149,7 +149,8 @@ def trajectories_figure(grid: dict, paths: dict[str, np.ndarray], colours: dict,
                            marker={"size": 3, "color": colours[name]}, line={"width": 2, "color": colours[name]})
     figure.add_scatter(x=[minimum[0] for minimum in minima], y=[minimum[1] for minimum in minima], mode="markers",
                        name="minimum", marker={"symbol": "star", "size": 14, "color": "gold", "line": {"width": 1}})
-    figure.add_scatter(x=[start[0]], y=[start[1]], mode="markers", name="start", marker={"size": 10, "color": "black"})
+    figure.add_scatter(x=[start[0]], y=[start[1]], mode="markers", name="start",
+                       marker={"size": 10, "color": "#8C8C8C"})  # mid grey: seen on a light and a dark background
     figure.update_layout(height=520, margin={"t": 30}, xaxis_title="x", yaxis_title="y",
                          xaxis_range=x_range, yaxis_range=y_range)
     return figure
