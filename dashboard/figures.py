@@ -16,9 +16,14 @@ from plotly.colors import qualitative
 COLORS = {"loss": "rgba(238,76,44,0.35)", "loss_smooth": "#EE4C2C", "train": "#1F77B4", "val": "#2CA02C"}
 
 
+# Plotly's toolbar less the buttons the zoom tool already covers: on a phone-wide chart the full bar
+# covers the chart's title.
+TOOLBAR = {"displaylogo": False, "modeBarButtonsToRemove": ["zoomIn2d", "zoomOut2d", "autoScale2d"]}
+
+
 def show(figure, where=st, **options):
     """Draw a figure from here in ``where`` (a column or tab; the page by default): pages never touch plotly."""
-    return where.plotly_chart(figure, **options)
+    return where.plotly_chart(figure, config=TOOLBAR, **options)
 
 
 def palette(keys, scheme: str = "Plotly") -> dict:
