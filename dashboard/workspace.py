@@ -23,6 +23,7 @@ TRUE = ("1", "true", "yes", "on")
 COOKIE = "digitlab_ws"
 COOKIE_AGE_S = 90 * 86_400  # longer than any sensible idle period: cleanup, not the cookie, ends a workspace
 CLEANUP_EVERY_S = 3_600.0
+OVERDUE_EVERY_S = 10.0  # how late a run past the time limit may be stopped, while anyone has a page open
 SHARED_KEYS = ("train_watch", "inspect_run", "runs_selected")  # pages' run pickers: a share link opens on its run
 
 # Sets the cookie from the browser: Streamlit can read cookies (st.context.cookies) but not set them.
@@ -82,7 +83,6 @@ def workspace_id(base: RunStore) -> str:
     if st.session_state.get("ws_id") != workspace:
         st.session_state.ws_id = workspace
         workspaces.touch(base, workspace)
-        clean_up_now_and_then(base)
     if not subject and in_url != workspace:
         st.query_params["ws"] = workspace  # navigating between pages clears the URL's parameters
     return workspace
@@ -109,20 +109,25 @@ def shared_runs(base: RunStore) -> frozenset[str]:
 def actor(base: RunStore) -> Actor:
     if "ws_limits" not in st.session_state:
         st.session_state.ws_limits = limits()
+    housekeeping(base, st.session_state.ws_limits)
     return Actor(workspace_id(base), st.session_state.ws_limits, shared_runs(base))
 
 
-def clean_up_now_and_then(base: RunStore) -> None:
-    """Remove idle workspaces at most once an hour per server process, on some visitor's first page."""
-    clock = _cleanup_clock()
-    if time.monotonic() - clock.get("last", -CLEANUP_EVERY_S) < CLEANUP_EVERY_S:
-        return
-    clock["last"] = time.monotonic()
-    workspaces.cleanup(base, default_data_dir(), limits().idle_days)
+def housekeeping(base: RunStore, server: Limits) -> None:
+    """The server's chores, done by whichever session runs next (the sidebar polls every 3 s):
+    stop runs past the time limit every few seconds, remove idle workspaces once an hour."""
+    clock, now = _clock(), time.monotonic()
+    if now - clock.get("overdue", -OVERDUE_EVERY_S) >= OVERDUE_EVERY_S:
+        clock["overdue"] = now
+        workspaces.stop_overdue(base, server.run_minutes)
+    if now - clock.get("cleanup", -CLEANUP_EVERY_S) >= CLEANUP_EVERY_S:
+        clock["cleanup"] = now
+        workspaces.cleanup(base, default_data_dir(), server.idle_days)
 
 
 @st.cache_resource(show_spinner=False)
-def _cleanup_clock() -> dict:
+def _clock() -> dict:
+    """When each chore last ran in this server process (one dict shared by every session)."""
     return {}
 
 

@@ -81,5 +81,6 @@ def start_refusal(fields: dict) -> str | None:
     except ValueError as exc:
         return str(exc)
     st.caption(f"{parameter_count(config):,} parameters (this server allows up to "
-               f"{bound.actor.limits.parameters:,}); at most {bound.actor.limits.epochs} epochs.")
+               f"{bound.actor.limits.parameters:,}); at most {bound.actor.limits.epochs} epochs and "
+               f"{bound.actor.limits.run_minutes:g} minutes of training.")
     return None

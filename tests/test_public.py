@@ -258,6 +258,18 @@ def test_cleanup_removes_only_stale_finished_workspaces(store, tmp_path):
     assert workspaces.cleanup(store, data_dir, idle_days=7) == workspaces.Cleanup()  # nothing idle now
 
 
+def test_a_run_past_the_time_limit_is_asked_to_stop_and_told_why(store):
+    overdue, recent = as_(store, A).create_run(SMALL), as_(store, B).create_run(SMALL)
+    example = store.create_run(SMALL)  # the operator's own, from a shell
+    later = time.time() + 21 * 60
+    with store.transaction() as db:
+        db.execute("UPDATE runs SET created = ? WHERE id = ?", (later - 60, recent))
+    assert workspaces.stop_overdue(store, minutes=20, now=later) == [overdue]
+    assert store.stop_file(overdue).exists() and "DIGITLAB_MAX_RUN_MINUTES" in store.get(overdue).summary[
+        "stopped_because"]
+    assert not store.stop_file(recent).exists() and not store.stop_file(example).exists()
+
+
 def test_a_store_from_before_workspaces_opens_and_its_runs_are_examples(tmp_path):
     root = tmp_path / "runs"
     shutil.copytree(FIXTURE, root)

@@ -47,6 +47,7 @@ class Limits:
     uploads: int = 5  # uploads one workspace may keep
     runs_kept: int = 30  # runs one workspace may keep
     idle_days: float = 7.0  # a workspace unused this long is removed, with its runs and uploads
+    run_minutes: float = 20.0  # a visitor's run training longer is asked to stop (its weights are kept)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Limits":
@@ -79,6 +80,7 @@ VARIABLES = {
     "uploads": "DIGITLAB_MAX_UPLOADS",
     "runs_kept": "DIGITLAB_MAX_RUNS_KEPT",
     "idle_days": "DIGITLAB_IDLE_DAYS",
+    "run_minutes": "DIGITLAB_MAX_RUN_MINUTES",
 }
 
 

@@ -148,7 +148,25 @@ def delete_upload(store: RunStore, name: str, data_dir: Path) -> None:
                              "Pick one the Data page lists.")
 
 
-# -- cleanup --------------------------------------------------------------------------------
+# -- time and cleanup -----------------------------------------------------------------------
+
+
+def stop_overdue(store: RunStore, minutes: float, now: float | None = None) -> list[str]:
+    """Ask visitors' runs that have trained longer than ``minutes`` to stop after their current batch.
+
+    The run ends ``stopped`` with its weights, like a Stop click, and its summary says why. Runs
+    started from a shell (workspace "") are the operator's and are never stopped here."""
+    trusted = store.acting_as(None)
+    now = time.time() if now is None else now
+    overdue = [run for run in trusted.active_runs() if run.workspace and now - run.created > minutes * 60]
+    for run in overdue:
+        if not trusted.stop_file(run.id).exists():
+            trusted.update(run.id, summary={**run.summary, "stopped_because": (
+                f"Stopped after {minutes:g} minutes, the longest a run may train on this server "
+                f"({VARIABLES['run_minutes']}).")})
+            trusted.request_stop(run.id)
+    return [run.id for run in overdue]
+
 
 
 @dataclass

@@ -48,8 +48,9 @@ def live(run_id: str) -> None:
     elif run.status in ("failed", "interrupted", "diverged"):
         st.error(f"Run {run.status}: {run.error}")
     else:
+        why = run.summary.get("stopped_because")  # public mode's time limit
         st.success(f"Run {run.status} after {run.summary.get('epochs_completed', 0)} epochs "
-                   f"in {run.summary.get('seconds', 0):.1f} s of training.")
+                   f"in {run.summary.get('seconds', 0):.1f} s of training." + (f" {why}" if why else ""))
     if st.session_state.get("train_live_active") and not run.active:
         st.session_state.train_live_active = False
         st.rerun()  # the whole page, so the poller below stops polling a finished run
