@@ -159,3 +159,35 @@ def test_laptop_mode_shows_every_run_and_no_workspace(runs_dir):
     at = open_page("app_pages/runs")
     assert "a visitor's" in text_of(at) and "mine" in text_of(at) and "access" not in at.dataframe[0].value
     assert not at.query_params.get("ws")
+
+
+def test_the_switch_and_the_limits_can_come_from_streamlit_secrets(runs_dir):
+    at = AppTest.from_file(str(ROOT / "dashboard/app_pages/train.py"), default_timeout=60)
+    at.secrets["DIGITLAB_PUBLIC"] = "1"
+    at.secrets["DIGITLAB_MAX_EPOCHS"] = "9"
+    at.run()
+    assert not at.exception and at.query_params.get("ws") and at.number_input(key="train_epochs").max == 9
+
+
+def test_a_signed_in_users_workspace_follows_them_to_any_browser(public):
+    user = {"is_logged_in": True, "iss": "https://accounts.example", "sub": "1234", "email": "ada@example.com"}
+    sessions = []
+    for _ in range(2):  # two sessions, no ?ws= in either: the sign-in alone names the workspace
+        at = AppTest.from_file(str(ROOT / "dashboard/app.py"), default_timeout=60)
+        at.user = user
+        sessions.append(at.run())
+    assert not sessions[0].exception and not sessions[0].query_params.get("ws")
+    assert "Signed in as ada@example.com" in text_of(sessions[0])
+    trained(public, workspaces.user_workspace("https://accounts.example:1234"), "ada's run")
+    assert "Your workspace: 1 run" in text_of(sessions[1].run())
+
+
+def test_links_point_at_the_app_the_visitor_opened(public):
+    run_id = trained(public, A, "linked")
+    at = AppTest.from_file(str(ROOT / "dashboard/app_pages/runs.py"), default_timeout=60)
+    at.query_params["ws"] = A
+    at.context = {"url": "https://digits.example/runs"}
+    at.run()
+    at.button(key="runs_share").click().run()
+    [link] = [code.value for code in at.code if "?share=" in code.value]
+    assert link.startswith("https://digits.example/?share=") and workspaces.shared_run(public, link[-22:]) == run_id
