@@ -16,7 +16,7 @@ import streamlit as st
 
 from core.data.digits import default_data_dir
 from core.store import workspaces
-from core.store.access import VARIABLES, Actor, Limits, valid_workspace
+from core.store.access import VARIABLES, Actor, Limits
 from core.store.run_store import RunStore
 
 TRUE = ("1", "true", "yes", "on")
@@ -72,11 +72,11 @@ def workspace_id(base: RunStore) -> str:
     in_url = st.query_params.get("ws", "")
     if subject:
         workspace = workspaces.user_workspace(subject)
-    elif valid_workspace(in_url):
+    elif workspaces.token_opens(in_url):
         workspace = in_url
     elif "ws_id" in st.session_state:
         workspace = st.session_state.ws_id
-    elif valid_workspace(st.context.cookies.get(COOKIE, "")):
+    elif workspaces.token_opens(st.context.cookies.get(COOKIE, "")):
         workspace = st.context.cookies[COOKIE]
     else:
         workspace = workspaces.new_workspace_id()

@@ -57,7 +57,7 @@ def trained(store: RunStore, workspace: str | None, name: str) -> str:
 def test_a_new_visitor_gets_a_workspace_in_the_url(public):
     at = open_page("app_pages/train")
     assert not at.exception
-    assert len(at.query_params["ws"][0] if isinstance(at.query_params["ws"], list) else at.query_params["ws"]) == 22
+    assert len(at.query_params["ws"]) == 22
 
 
 def test_another_workspaces_runs_are_on_no_page(public):
@@ -180,6 +180,13 @@ def test_a_signed_in_users_workspace_follows_them_to_any_browser(public):
     assert "Signed in as ada@example.com" in text_of(sessions[0])
     trained(public, workspaces.user_workspace("https://accounts.example:1234"), "ada's run")
     assert "Your workspace: 1 run" in text_of(sessions[1].run())
+
+
+def test_a_signed_in_users_workspace_cannot_be_opened_by_its_address(public):
+    theirs = workspaces.user_workspace("https://accounts.example:1234")
+    trained(public, theirs, "ada's run")
+    at = open_page("app_pages/runs", theirs)  # computable from the subject, so ?ws= must not open it
+    assert not at.exception and "ada's run" not in text_of(at) and at.query_params["ws"] != theirs
 
 
 def test_links_point_at_the_app_the_visitor_opened(public):

@@ -322,9 +322,14 @@ class RunStore:
         return [run for run in self.list_runs() if run.active]
 
     def _select(self, clause: str, args: tuple) -> list[Run]:
+        source = "runs"
+        if self.actor is not None:  # SQLite leaves out other workspaces' rows: they are never even decoded
+            shared = sorted(self.actor.shared)
+            source = f"(SELECT * FROM runs WHERE workspace IN (?, '') OR id IN ({', '.join('?' * len(shared))}))"
+            args = (self.actor.workspace, *shared, *args)
         with self._db() as db:
             db.row_factory = sqlite3.Row
-            rows = db.execute(f"SELECT * FROM runs {clause}", args).fetchall()
+            rows = db.execute(f"SELECT * FROM {source} {clause}", args).fetchall()
         runs = [run for run in map(self._decode, rows) if self.can_view(run)]
         return [self._check_alive(run) for run in runs]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from core.data import uploads
 from core.data.catalog import list_datasets
 from core.data.safe_zip import MB, ArchiveLimits, DatasetError, format_bytes
-from core.store.access import VARIABLES, Actor, LimitReached, NotAllowed
+from core.store.access import VARIABLES, Actor, LimitReached, NotAllowed, valid_workspace
 from core.store.run_store import RunStore
 
 SHARE_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -28,12 +28,25 @@ DAY_S = 86_400.0
 
 def new_workspace_id() -> str:
     """A fresh visitor's workspace: 128 random bits, 22 URL-safe characters."""
-    return secrets.token_urlsafe(16)
+    while not token_opens(workspace := secrets.token_urlsafe(16)):  # a 1 in 64**5 chance
+        pass
+    return workspace
+
+
+USER_PREFIX = "user-"
 
 
 def user_workspace(subject: str) -> str:
-    """The workspace of a signed-in user (their provider's stable subject or e-mail), the same on every device."""
-    return "user-" + hashlib.sha256(subject.encode()).hexdigest()[:32]
+    """The workspace of a signed-in user (their provider's stable subject or e-mail), the same on every device.
+
+    It can be computed by anyone who knows the subject, so it must be reached only by signing in:
+    see :func:`token_opens`."""
+    return USER_PREFIX + hashlib.sha256(subject.encode()).hexdigest()[:32]
+
+
+def token_opens(token: str) -> bool:
+    """Whether a ``?ws=`` token or cookie may open a workspace: a well-formed id, never a signed-in user's."""
+    return valid_workspace(token) and not token.startswith(USER_PREFIX)
 
 
 def actor_of(store: RunStore) -> Actor:
