@@ -198,3 +198,10 @@ def test_links_point_at_the_app_the_visitor_opened(public):
     at.button(key="runs_share").click().run()
     [link] = [code.value for code in at.code if "?share=" in code.value]
     assert link.startswith("https://digits.example/?share=") and workspaces.shared_run(public, link[-22:]) == run_id
+
+
+def test_a_misconfigured_limit_stops_the_page_with_what_to_fix(public, monkeypatch):
+    monkeypatch.setenv("DIGITLAB_MAX_BATCH_SIZE", "lots")
+    at = open_page("app_pages/train", A)
+    assert not at.exception
+    assert any("DIGITLAB_MAX_BATCH_SIZE must be a whole number above 0, got 'lots'" in e.value for e in at.error)
