@@ -4,13 +4,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.data import catalog, stats, torchvision_sets, uploads
+from core.data import catalog, stats, torchvision_sets
 from core.data.digits import MEAN, STD
 from core.data.embedded import embedded_digits
 from core.data.guide_format import example_archive
-from core.data.safe_zip import MAX_ARCHIVE_BYTES, MB, DatasetError
+from core.data.safe_zip import DatasetError
 from dashboard import figures
-from dashboard.common import dataset
+from dashboard.common import dataset, delete_upload, import_archive, upload_limit_mb
 
 VAL_FRACTION = 0.1  # the Train page's default; here it only decides how train/validation are counted
 
@@ -28,9 +28,9 @@ def import_upload(upload, data_dir: Path) -> None:
         return
     bar = st.progress(0.0, text=f"Checking {upload.name}…")
     try:
-        name = uploads.import_archive(upload.getvalue(), upload.name, data_dir,
-                                      progress=lambda done, text: bar.progress(done, text=text))
-    except DatasetError as error:
+        name = import_archive(upload.getvalue(), upload.name, data_dir,
+                              progress=lambda done, text: bar.progress(done, text=text))
+    except ValueError as error:  # a bad archive (DatasetError) or, in public mode, a limit reached
         st.session_state["data_upload_result"] = (upload.file_id, None, str(error))
     else:
         st.session_state["data_upload_result"] = (upload.file_id, name, None)
@@ -41,7 +41,7 @@ def import_upload(upload, data_dir: Path) -> None:
 
 def upload_section(data_dir: Path) -> None:
     upload = st.file_uploader("Upload your digits: a zip with train.csv, test.csv and Images/", type=["zip"],
-                              key="data_upload", max_upload_size=MAX_ARCHIVE_BYTES // MB,
+                              key="data_upload", max_upload_size=upload_limit_mb(),
                               help="The guide's format: train.csv (filename,label), test.csv (filename), "
                                    "PNG or JPEG digits under Images/train/ and Images/test/.")
     import_upload(upload, data_dir)
@@ -62,8 +62,8 @@ def delete_section(name: str, data_dir: Path) -> None:
     if not st.button("Delete this dataset", key="data_delete", disabled=not sure):
         return
     try:
-        uploads.delete_upload(name, data_dir)
-    except DatasetError as error:
+        delete_upload(name, data_dir)
+    except ValueError as error:  # DatasetError, or NotAllowed for another workspace's upload
         st.error(str(error))
         return
     dataset.clear()  # every page's loaded copies; the others reload cheaply

@@ -16,9 +16,14 @@ from plotly.colors import qualitative
 COLORS = {"loss": "rgba(238,76,44,0.35)", "loss_smooth": "#EE4C2C", "train": "#1F77B4", "val": "#2CA02C"}
 
 
+# Plotly's toolbar less the buttons the zoom tool already covers: on a phone-wide chart the full bar
+# covers the chart's title.
+TOOLBAR = {"displaylogo": False, "modeBarButtonsToRemove": ["zoomIn2d", "zoomOut2d", "autoScale2d"]}
+
+
 def show(figure, where=st, **options):
     """Draw a figure from here in ``where`` (a column or tab; the page by default): pages never touch plotly."""
-    return where.plotly_chart(figure, **options)
+    return where.plotly_chart(figure, config=TOOLBAR, **options)
 
 
 def palette(keys, scheme: str = "Plotly") -> dict:
@@ -149,7 +154,8 @@ def trajectories_figure(grid: dict, paths: dict[str, np.ndarray], colours: dict,
                            marker={"size": 3, "color": colours[name]}, line={"width": 2, "color": colours[name]})
     figure.add_scatter(x=[minimum[0] for minimum in minima], y=[minimum[1] for minimum in minima], mode="markers",
                        name="minimum", marker={"symbol": "star", "size": 14, "color": "gold", "line": {"width": 1}})
-    figure.add_scatter(x=[start[0]], y=[start[1]], mode="markers", name="start", marker={"size": 10, "color": "black"})
+    figure.add_scatter(x=[start[0]], y=[start[1]], mode="markers", name="start",
+                       marker={"size": 10, "color": "#8C8C8C"})  # mid grey: seen on a light and a dark background
     figure.update_layout(height=520, margin={"t": 30}, xaxis_title="x", yaxis_title="y",
                          xaxis_range=x_range, yaxis_range=y_range)
     return figure

@@ -1,11 +1,13 @@
-"""The Runs page's one-run section: lineage, rename and tag, downloads, resume, replay and delete."""
+"""The Runs page's one-run section: lineage, rename and tag, downloads, resume, replay, share and delete."""
 from functools import partial
 
 import streamlit as st
 
 from core.results import compare, export
 from core.runner.launch import launch_replay, launch_resume
+from dashboard import workspace_sections
 from dashboard.common import check_capacity, store, warm_worker
+from dashboard.train_form import form_maxima
 
 RESUMABLE = ("completed", "stopped", "interrupted")
 
@@ -65,6 +67,8 @@ def downloads(run) -> None:
         st.caption(export.ONNX_HINT)
     if not ready:
         st.caption("No checkpoint yet: one is written at the end of each epoch.")
+    if store().actor is not None:  # public mode: it would write files on the server that nobody owns
+        return
     st.button("Export metrics for TensorBoard", key="runs_tensorboard", on_click=act, args=(
         lambda run_id: export.export_tensorboard(store(), run_id, store().root / "tensorboard"), run.id,
         "Wrote event files to {result}; view them with: tensorboard --logdir {result}"))
@@ -80,7 +84,7 @@ def rename_and_tag(run) -> None:
 
 
 def resume_and_replay(run) -> None:
-    st.number_input("Train until epoch", 1, 1000, key="runs_resume_epochs",
+    st.number_input("Train until epoch", 1, form_maxima()[0], key="runs_resume_epochs",
                     help="continues from the last checkpoint: same weights, optimizer state and data order")
     st.button("Resume", key="runs_resume", disabled=run.status not in RESUMABLE, on_click=act, help="continues a "
               "completed, stopped or interrupted run as a new linked run", args=(
@@ -106,7 +110,7 @@ def confirm_delete(run) -> None:
 def manage(run, runs: list) -> None:
     if st.session_state.get("runs_form_for") != run.id:  # a newly picked run: fill its fields
         st.session_state.update(runs_form_for=run.id, runs_rename=run.name, runs_tags=", ".join(run.tags),
-                                runs_resume_epochs=min(1000, int(run.config.get("epochs", 5)) + 5))
+                                runs_resume_epochs=min(form_maxima()[0], int(run.config.get("epochs", 5)) + 5))
     for line in compare.lineage(run, runs):
         st.markdown(f"- {line}")
     if run.origin == "replay":
@@ -115,9 +119,14 @@ def manage(run, runs: list) -> None:
         getattr(st, level)(f"Replay check: {text}")
     if run.error:
         st.error(f"{run.status}: {run.error}")
+    workspace_sections.read_only_note(run, "runs")
+    if not store().owns(run):  # read-only: its files and settings, nothing that changes it
+        downloads(run)
+        return
     # No rerun on a tab switch: it would replace the ids of the built-on-click downloads while a
     # click on them may already be on its way ("Deferred file ... not found" in the server log).
-    edit, files, again, remove = st.tabs(["Rename & tag", "Download", "Resume & replay", "Delete"])
+    names = ["Rename & tag", "Download", "Resume & replay", "Delete"] + (["Share"] if store().actor else [])
+    edit, files, again, remove, *share = st.tabs(names)
     with edit:
         rename_and_tag(run)
     with files:
@@ -126,3 +135,6 @@ def manage(run, runs: list) -> None:
         resume_and_replay(run)
     with remove:
         confirm_delete(run)
+    for tab in share:  # public mode only
+        with tab:
+            workspace_sections.share_section(run)

@@ -106,4 +106,5 @@ def _resumed(root: str) -> list[str]:
 
 
 def resume_interrupted() -> None:
-    _resumed(str(store().root.resolve()))
+    if store().actor is None:  # public mode offers no sweeps (core refuses them)
+        _resumed(str(store().root.resolve()))

@@ -1,11 +1,16 @@
 """The Train page's settings form: presets, widgets, and keeping the choices across pages."""
+from dataclasses import fields
+
 import streamlit as st
 
 from core.config import OPTIMIZERS, PRECISIONS, PRESETS, SAMPLINGS, SCHEDULES, TrainConfig
-from core.data.catalog import list_datasets
 from core.data.digits import default_data_dir
 from core.devices import list_devices
+from dashboard.common import datasets, store
 
+FORM_FIELDS = ("dataset", "model", "hidden", "channels", "activation", "dropout", "optimizer", "lr", "weight_decay",
+               "batch_size", "epochs", "val_fraction", "sampling", "schedule", "seed", "device", "threads", "augment",
+               "precision", "compile")
 PRESET_FIELDS = ("model", "hidden", "channels", "activation", "dropout", "optimizer", "lr", "batch_size", "epochs",
                  "sampling", "augment", "schedule")
 
@@ -39,6 +44,33 @@ def apply_preset(preset: dict) -> None:
     st.session_state.update(preset)
 
 
+def form_maxima() -> tuple[int, int]:
+    """The most epochs and the largest batch the form offers: this server's limits in public mode."""
+    actor = store().actor
+    return (actor.limits.epochs, actor.limits.batch_size) if actor else (1000, 65536)
+
+
+def fill_from(config: dict) -> None:
+    """A run's settings on the form (a button callback: it runs before the widgets exist).
+
+    Device and threads go back to automatic: the run may come from another machine. In public
+    mode epochs and batch size are lowered to this server's limits; the message says so."""
+    known = {item.name for item in fields(TrainConfig)}
+    copied = TrainConfig.from_dict({key: value for key, value in config.items() if key in known}
+                                   | {"device": "auto", "threads": 0, "data_dir": ""}).validate()
+    values = {name: getattr(copied, name) for name in FORM_FIELDS}
+    values["hidden"], values["channels"] = ",".join(map(str, copied.hidden)), ",".join(map(str, copied.channels))
+    most_epochs, largest_batch = form_maxima()
+    lowered = [f"{name} {values[name]:,} → {most:,}" for name, most in (("epochs", most_epochs),
+                                                                          ("batch_size", largest_batch))
+               if values[name] > most]
+    values["epochs"], values["batch_size"] = min(values["epochs"], most_epochs), min(values["batch_size"],
+                                                                                      largest_batch)
+    st.session_state.update({f"train_{name}": value for name, value in values.items()})
+    st.session_state.train_copied = "Settings copied to the Train form" + (
+        f" (lowered to this server's limits: {', '.join(lowered)})." if lowered else ".")
+
+
 def settings() -> dict:
     """The widgets; returns config fields as typed (validated by TrainConfig, not here)."""
     remember()  # seeds defaults when the page runs on its own (AppTest), a no-op otherwise
@@ -47,10 +79,10 @@ def settings() -> dict:
     st.button("A small CNN: ≈98 % in under a minute", on_click=apply_preset, args=(CNN_PRESET,),
               width="stretch", key="train_preset_cnn")
     left, right = st.columns(2)
-    datasets = dict(list_datasets(default_data_dir()))
-    if st.session_state.train_dataset not in datasets:
+    choices = dict(datasets(default_data_dir()))
+    if st.session_state.train_dataset not in choices:
         st.session_state.train_dataset = "embedded"
-    left.selectbox("Dataset", list(datasets), key="train_dataset", format_func=datasets.get,
+    left.selectbox("Dataset", list(choices), key="train_dataset", format_func=choices.get,
                    help="Add more on the Data page: MNIST family downloads and your own zip of digits")
     right.selectbox("Model", ["mlp", "cnn"], key="train_model")
     left.text_input("Hidden layer sizes", key="train_hidden", help="comma-separated, e.g. 128,64 (CNN: dense layer)")
@@ -59,8 +91,11 @@ def settings() -> dict:
     right.number_input("Dropout", 0.0, 0.9, step=0.05, key="train_dropout")
     left.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
     right.number_input("Learning rate", min_value=0.0, step=1e-4, format="%g", key="train_lr")
-    left.number_input("Batch size", 1, 65536, key="train_batch_size")
-    right.number_input("Epochs", 1, 1000, key="train_epochs")
+    most_epochs, largest_batch = form_maxima()
+    st.session_state.train_epochs = min(st.session_state.train_epochs, most_epochs)  # a preset may ask for more
+    st.session_state.train_batch_size = min(st.session_state.train_batch_size, largest_batch)
+    left.number_input("Batch size", 1, largest_batch, key="train_batch_size")
+    right.number_input("Epochs", 1, most_epochs, key="train_epochs")
     with st.expander("More settings"):
         left, right = st.columns(2)
         left.number_input("Weight decay", min_value=0.0, step=1e-4, format="%g", key="train_weight_decay")
@@ -79,7 +114,5 @@ def settings() -> dict:
         right.checkbox("torch.compile", key="train_compile",
                        help="Compile the model first: the first steps take tens of seconds, later ones run "
                             "faster, mostly on a GPU. On a CPU it needs a C++ compiler")
-    names = ("dataset", "model", "hidden", "channels", "activation", "dropout", "optimizer", "lr", "weight_decay",
-             "batch_size", "epochs", "val_fraction", "sampling", "schedule", "seed", "device", "threads", "augment",
-             "precision", "compile")
-    return {name: st.session_state[f"train_{name}"] for name in names} | {"data_dir": str(default_data_dir().resolve())}
+    return {name: st.session_state[f"train_{name}"] for name in FORM_FIELDS} | {
+        "data_dir": str(default_data_dir().resolve())}

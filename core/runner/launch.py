@@ -64,7 +64,7 @@ def resume_config(store: RunStore, parent_id: str, epochs: int) -> TrainConfig:
 
 def launch_resume(store: RunStore, parent_id: str, epochs: int, warm: WarmWorker | None = None) -> str:
     """Continue a run from its last checkpoint (weights, optimizer, data order) as a new linked run."""
-    parent = store.get(parent_id)
+    parent = store.check_owner(parent_id, "resume")
     config = resume_config(store, parent_id, epochs)
     return launch(store, config, name=f"{parent.name} (resumed)", parent_id=parent_id, origin="resume", warm=warm)
 
@@ -77,9 +77,7 @@ def replay_config(run) -> TrainConfig:
 
 def launch_replay(store: RunStore, run_id: str, warm: WarmWorker | None = None) -> str:
     """Train the run's exact config and seed again as a new run; compare with ``replay_matches``."""
-    run = store.get(run_id)
-    if run is None:
-        raise ValueError(f"Run {run_id} does not exist (deleted?).")
+    run = store.check_owner(run_id, "replay")  # ValueError if deleted; NotAllowed if another workspace's
     return launch(store, replay_config(run), name=f"{run.name} (replay)", parent_id=run_id, origin="replay",
                   warm=warm)
 

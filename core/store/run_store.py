@@ -5,9 +5,14 @@ polling once a second) meet only here. Each call opens its own short-lived conne
 so the store is safe to use from Streamlit's script threads and from several processes,
 including several opening a fresh store at the same moment. What a run folder holds is
 defined in :mod:`core.store.run_files`.
+
+Every run belongs to a workspace (``""`` for runs started from a shell or on a laptop). A store
+bound to a visitor with :meth:`RunStore.acting_as` sees and changes only what that visitor may
+(:mod:`core.store.access`); an unbound store, as workers and laptops use, may do everything.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
@@ -25,6 +30,7 @@ from torch import nn
 
 from core.config import TrainConfig
 from core.store import run_files
+from core.store.access import VARIABLES, Actor, LimitReached, NotAllowed, check_config
 
 ACTIVE = ("starting", "running")
 FINISHED = ("completed", "stopped", "diverged", "failed", "interrupted")
@@ -52,7 +58,8 @@ CREATE TABLE IF NOT EXISTS runs (
     tags TEXT NOT NULL DEFAULT '[]',
     progress TEXT NOT NULL DEFAULT '{}',
     summary TEXT NOT NULL DEFAULT '{}',
-    error TEXT NOT NULL DEFAULT ''
+    error TEXT NOT NULL DEFAULT '',
+    workspace TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL,
@@ -62,11 +69,27 @@ CREATE TABLE IF NOT EXISTS metrics (
     value REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics (run_id, name, step);
+CREATE TABLE IF NOT EXISTS workspaces (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    seen REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shares (
+    token TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS upload_claims (
+    workspace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (workspace, name)
+);
 """
 
 
 # Columns added after the first release, with their definitions, for stores made before.
-ADDED_COLUMNS = {"origin": "TEXT NOT NULL DEFAULT ''"}
+ADDED_COLUMNS = {"origin": "TEXT NOT NULL DEFAULT ''", "workspace": "TEXT NOT NULL DEFAULT ''"}
 
 
 def default_runs_dir() -> Path:
@@ -94,6 +117,7 @@ class Run:
     progress: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     error: str = ""
+    workspace: str = ""  # "" for a run started from a shell or on a laptop: no visitor's
 
     @property
     def active(self) -> bool:
@@ -118,7 +142,51 @@ class RunStore:
         self.root = Path(root) if root is not None else default_runs_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.host = socket.gethostname()
+        self.actor: Actor | None = None  # None: laptop mode, a worker or a shell; sees and may do everything
         self._initialize()
+
+    def acting_as(self, actor: Actor | None) -> "RunStore":
+        """The same store seen by one visitor's workspace (``None``: unbound again); opens nothing."""
+        bound = copy.copy(self)
+        bound.actor = actor
+        return bound
+
+    # -- who may see and change what ------------------------------------------------
+    def can_view(self, run: Run) -> bool:
+        """Own runs, shell runs (read-only examples) and runs opened through a share link."""
+        actor = self.actor
+        return actor is None or run.workspace in (actor.workspace, "") or run.id in actor.shared
+
+    def owns(self, run: Run) -> bool:
+        return self.actor is None or run.workspace == self.actor.workspace
+
+    def check_owner(self, run_id: str, action: str) -> Run:
+        """The run, if the acting workspace may ``action`` it; NotAllowed (a ValueError) says why not."""
+        run = self._unbound_get(run_id)
+        if run is None and self.actor is None:
+            raise ValueError(f"Run {run_id} does not exist (deleted?).")
+        if run is None or not self.can_view(run):
+            raise NotAllowed(f"Run {run_id} is not in your workspace, so you cannot {action} it.")
+        if not self.owns(run):
+            why = "an example started on the server" if run.workspace == "" else "shared with you"
+            raise NotAllowed(f"Run {run.name} is read-only here ({why}): only the workspace that started it "
+                             f"can {action} it. Copy its settings to the Train form to train your own.")
+        return run
+
+    def check_visible(self, run_id: str) -> None:
+        """NotAllowed unless the acting workspace may read the run (nothing to check in laptop mode)."""
+        if self.actor is not None:
+            run = self._unbound_get(run_id)
+            if run is None or not self.can_view(run):
+                raise NotAllowed(f"Run {run_id} is not in your workspace (deleted, or never shared with you).")
+
+    def _unbound_get(self, run_id: str) -> Run | None:
+        runs = self.acting_as(None)._select("WHERE id = ?", (run_id,))
+        return runs[0] if runs else None
+
+    def owned_runs(self) -> list[Run]:
+        """The runs of the acting workspace, newest first (every run in laptop mode)."""
+        return [run for run in self.list_runs() if self.actor is None or run.workspace == self.actor.workspace]
 
     def _initialize(self) -> None:
         """WAL mode, schema and migrations, safe when many processes open a fresh store at once.
@@ -150,6 +218,19 @@ class RunStore:
                     raise
                 time.sleep(random.uniform(0.005, 0.05))  # jitter, so racers do not collide again
 
+    def connect(self):
+        """A short-lived connection in autocommit mode (a context manager), for the store's companion modules."""
+        return self._db()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction that takes the write lock before reading (BEGIN IMMEDIATE), so a
+        check and the write it allows cannot interleave with another process's; rolled back on error."""
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         # timeout: wait for a writer instead of raising "database is locked" at a reader.
@@ -163,38 +244,93 @@ class RunStore:
     # -- runs -----------------------------------------------------------------------
     def create_run(self, config: dict, name: str = "", parent_id: str | None = None,
                    status: str = "starting", origin: str = "") -> str:
+        """Record a new run in the acting workspace; a bound store first checks the config and the
+        limits (LimitReached, NotAllowed), in one transaction with the insert so racing visitors
+        cannot both take the last place."""
+        if self.actor is not None:
+            check_config(TrainConfig.from_dict(config).validate(), self.actor.limits)
+            if parent_id is not None:
+                self.check_owner(parent_id, origin or "build on")
+            self.acting_as(None).active_runs()  # a worker that died unseen must not hold a place
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
         now = time.time()
+        workspace = self.actor.workspace if self.actor is not None else ""
         self.run_dir(run_id).mkdir(parents=True)
         run_files.write_config(self.run_dir(run_id), config)
-        with self._db() as db:
-            db.execute(
-                "INSERT INTO runs (id, name, created, updated, status, config, dataset, model, host, pid, parent_id,"
-                " origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, name or run_id, now, now, status, json.dumps(config), str(config.get("dataset", "")),
-                 str(config.get("model", "")), self.host, os.getpid(), parent_id, origin),
-            )
+        try:
+            with self.transaction() as db:
+                if self.actor is not None:
+                    self._admit(db, str(config.get("dataset", "")))
+                db.execute(
+                    "INSERT INTO runs (id, name, created, updated, status, config, dataset, model, host, pid,"
+                    " parent_id, origin, workspace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, name or run_id, now, now, status, json.dumps(config), str(config.get("dataset", "")),
+                     str(config.get("model", "")), self.host, os.getpid(), parent_id, origin, workspace),
+                )
+                if workspace:
+                    db.execute("INSERT INTO workspaces (id, created, seen) VALUES (?, ?, ?)"
+                               " ON CONFLICT (id) DO UPDATE SET seen = excluded.seen", (workspace, now, now))
+        except BaseException:
+            shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+            raise
         return run_id
+
+    def admission(self, config: dict, server_wide: bool = True) -> None:
+        """Raise what ``create_run`` would refuse for this config right now, writing nothing (a page
+        disables Start with it). ``server_wide=False`` leaves out the places all workspaces share."""
+        if self.actor is not None:
+            check_config(TrainConfig.from_dict(config).validate(), self.actor.limits)
+            with self._db() as db:
+                self._admit(db, str(config.get("dataset", "")), server_wide)
+
+    def _admit(self, db: sqlite3.Connection, dataset: str, server_wide: bool = True) -> None:
+        """Inside the insert's transaction: the places left, the runs kept, the dataset's owner."""
+        limits, workspace = self.actor.limits, self.actor.workspace
+        active = "status IN ('starting', 'running')"
+        training = db.execute(f"SELECT COUNT(*) FROM runs WHERE {active}").fetchone()[0]
+        if server_wide and training >= limits.max_runs:
+            raise LimitReached(f"The server is training {training} runs already, the most it allows at once "
+                               f"({VARIABLES['max_runs']}={limits.max_runs}). Wait a minute, then start again.")
+        mine = db.execute(f"SELECT COUNT(*) FROM runs WHERE workspace = ? AND {active}", (workspace,)).fetchone()[0]
+        if mine >= limits.runs_per_workspace:
+            runs = "1 run" if mine == 1 else f"{mine} runs"
+            raise LimitReached(f"Your workspace is training {runs} already, the most one workspace may train at once "
+                               f"here ({VARIABLES['runs_per_workspace']}={limits.runs_per_workspace}). Stop it or "
+                               "wait for it to finish.")
+        kept = db.execute("SELECT COUNT(*) FROM runs WHERE workspace = ?", (workspace,)).fetchone()[0]
+        if kept >= limits.runs_kept:
+            raise LimitReached(f"Your workspace keeps {kept} runs, the most it may keep here "
+                               f"({VARIABLES['runs_kept']}={limits.runs_kept}). Delete some on the Runs page first.")
+        claimed = "SELECT 1 FROM upload_claims WHERE workspace = ? AND name = ?"
+        if dataset.startswith("upload:") and db.execute(claimed, (workspace, dataset)).fetchone() is None:
+            raise NotAllowed(f"Dataset {dataset} is not one of your uploads. Upload the zip on the Data page, "
+                             "or pick another dataset.")
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / run_id
 
     def get(self, run_id: str) -> Run | None:
+        """The run, or None if there is none the acting workspace may see."""
         runs = self._select("WHERE id = ?", (run_id,))
         return runs[0] if runs else None
 
     def list_runs(self) -> list[Run]:
-        """All runs, newest first."""
+        """All runs the acting workspace may see (every run in laptop mode), newest first."""
         return self._select("ORDER BY created DESC", ())
 
     def active_runs(self) -> list[Run]:
         return [run for run in self.list_runs() if run.active]
 
     def _select(self, clause: str, args: tuple) -> list[Run]:
+        source = "runs"
+        if self.actor is not None:  # SQLite leaves out other workspaces' rows: they are never even decoded
+            shared = sorted(self.actor.shared)
+            source = f"(SELECT * FROM runs WHERE workspace IN (?, '') OR id IN ({', '.join('?' * len(shared))}))"
+            args = (self.actor.workspace, *shared, *args)
         with self._db() as db:
             db.row_factory = sqlite3.Row
-            rows = db.execute(f"SELECT * FROM runs {clause}", args).fetchall()
-        runs = [self._decode(row) for row in rows]
+            rows = db.execute(f"SELECT * FROM {source} {clause}", args).fetchall()
+        runs = [run for run in map(self._decode, rows) if self.can_view(run)]
         return [self._check_alive(run) for run in runs]
 
     @staticmethod
@@ -218,7 +354,7 @@ class RunStore:
         log_tail = self.log_tail(run.id)
         if log_tail:
             reason += " Last lines of its log:\n" + log_tail
-        self.finish(run.id, "interrupted", error=reason, only_if_active=True)
+        self.acting_as(None).finish(run.id, "interrupted", error=reason, only_if_active=True)
         return self.get(run.id) or run
 
     def log_tail(self, run_id: str, lines: int = 8) -> str:
@@ -228,6 +364,8 @@ class RunStore:
         """Set columns of a run; dict/list values are stored as JSON."""
         if not fields:
             return
+        if self.actor is not None:
+            self.check_owner(run_id, "change")
         encoded = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in fields.items()}
         encoded["updated"] = time.time()
         assignments = ", ".join(f"{key} = ?" for key in encoded)
@@ -238,6 +376,8 @@ class RunStore:
                only_if_active: bool = False) -> None:
         if status not in FINISHED:
             raise ValueError(f"status must be one of {FINISHED}, got {status!r}")
+        if self.actor is not None:
+            self.check_owner(run_id, "finish")
         fields = {"status": status, "error": error, "updated": time.time()}
         if summary is not None:
             fields["summary"] = json.dumps(summary)
@@ -250,25 +390,37 @@ class RunStore:
         name = name.strip()
         if not name or len(name) > 100:
             raise ValueError("a run name must be 1 to 100 characters")
+        if self.actor is not None:
+            self.check_owner(run_id, "rename")
         self.update(run_id, name=name)
 
     def set_tags(self, run_id: str, tags: list[str]) -> None:
         cleaned = sorted({tag.strip() for tag in tags if tag.strip()})
         if any(len(tag) > 40 for tag in cleaned):
             raise ValueError("a tag must be at most 40 characters")
+        if self.actor is not None:
+            self.check_owner(run_id, "tag")
         self.update(run_id, tags=cleaned)
 
-    def delete(self, run_id: str) -> None:
-        with self._db() as db:
-            db.execute("BEGIN")
+    def delete(self, run_id: str, only_finished: bool = False) -> bool:
+        """Remove a run's row, metrics, share links and folder; ``only_finished`` leaves a training run
+        alone (checked in the same transaction). True if it was deleted."""
+        if self.actor is not None:
+            self.check_owner(run_id, "delete")
+        guard = " AND status NOT IN ('starting', 'running')" if only_finished else ""
+        with self.transaction() as db:
+            if db.execute(f"DELETE FROM runs WHERE id = ?{guard}", (run_id,)).rowcount == 0 and only_finished:
+                return False
             db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
-            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-            db.execute("COMMIT")
+            db.execute("DELETE FROM shares WHERE run_id = ?", (run_id,))
         shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+        return True
 
     # -- stop requests ----------------------------------------------------------------
     def request_stop(self, run_id: str) -> None:
         """Ask the worker to stop after its current batch (it checks for this file)."""
+        if self.actor is not None:
+            self.check_owner(run_id, "stop")
         self.stop_file(run_id).touch()
 
     def stop_file(self, run_id: str) -> Path:
@@ -284,6 +436,8 @@ class RunStore:
         """
         if not rows and progress is None:
             return
+        if self.actor is not None:
+            self.check_owner(run_id, "write to")
         with self._db() as db:
             db.execute("BEGIN")
             db.executemany("INSERT INTO metrics (run_id, name, step, epoch, value) VALUES (?, ?, ?, ?, ?)",
@@ -301,6 +455,7 @@ class RunStore:
         (computed by SQLite, so a 10,000-point curve costs a live refresh a few ms) plus
         its exact last point, so the curve ends where training is.
         """
+        self.check_visible(run_id)
         query = "SELECT name, COUNT(*), MAX(step) FROM metrics WHERE run_id = ?"
         args: list = [run_id]
         if names:
@@ -324,15 +479,19 @@ class RunStore:
 
     # -- files ------------------------------------------------------------------------
     def save_tensors(self, run_id: str, filename: str, payload: dict) -> None:
+        if self.actor is not None:
+            self.check_owner(run_id, "write to")
         run_files.save_tensors(self.run_dir(run_id) / filename, payload)
 
     def load_tensors(self, run_id: str, filename: str) -> dict | None:
         """Load a checkpoint or predictions file; ``weights_only`` refuses pickled code."""
+        self.check_visible(run_id)
         return run_files.load_tensors(self.run_dir(run_id) / filename)
 
 
 def existing_run_dir(store: RunStore, run_id: str) -> Path:
     if store.get(run_id) is None:
+        store.check_visible(run_id)  # in public mode: NotAllowed, whether it exists elsewhere or not at all
         raise ValueError(f"Run {run_id} does not exist (deleted?). Pick another run.")
     return store.run_dir(run_id)
 

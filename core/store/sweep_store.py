@@ -15,6 +15,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
+from core.store.access import NotAllowed
 from core.store.run_store import HEARTBEAT_TIMEOUT_S, RunStore, _process_alive
 
 SWEEP_SCHEMA = """
@@ -85,6 +86,10 @@ class SweepStore:
     """The sweep tables of one run store; every call opens its own short connection, like the store's."""
 
     def __init__(self, store: RunStore):
+        if store.actor is not None:
+            # A sweep's scheduler starts runs outside any workspace and past the per-visitor limits.
+            raise NotAllowed("Sweeps and the speed-up ladder train many runs at once, so a public deployment does "
+                             "not offer them. Run Digit Lab on your own machine (make run) to try them.")
         self.store = store
         with store._db() as db:  # the store's connection settings (WAL, busy timeout) for its own database
             if db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('sweeps', 'sweep_runs')"

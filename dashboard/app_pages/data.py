@@ -1,17 +1,17 @@
 """Data: pick a dataset, see what is in it, bring your own digits in the guide's zip format."""
 import streamlit as st
 
-from core.data import catalog, torchvision_sets, uploads
+from core.data import torchvision_sets, uploads
 from core.data.digits import default_data_dir
 from core.data.safe_zip import DatasetError
 from dashboard import data_sections as sections
-from dashboard.common import dataset
+from dashboard.common import dataset, datasets
 
 data_dir = default_data_dir()  # read on every run: it follows DIGITLAB_DATA_DIR
 
 st.title("Datasets: what the model learns from")
 st.caption("Every dataset becomes uint8 tensors (N, 28, 28) with labels and train/validation/test splits.")
-choices = dict(catalog.list_datasets(data_dir, include_absent=True))
+choices = dict(datasets(data_dir, include_absent=True))
 if "data_pending" in st.session_state:
     st.session_state["data_dataset"] = st.session_state.pop("data_pending")
 if st.session_state.get("data_dataset") not in choices:

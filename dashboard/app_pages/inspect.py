@@ -4,6 +4,7 @@ import streamlit as st
 from core.results import inspection
 from core.store import run_files
 from dashboard import inspect_sections as sections
+from dashboard import workspace_sections
 from dashboard.common import dataset, pick_run, store
 
 st.title("Inspect a model")
@@ -12,6 +13,7 @@ if not runs:
     st.info("No runs yet: train one on the **Train** page, then come back to see what it gets wrong.")
     st.stop()
 run = pick_run(runs, key="inspect_run")
+workspace_sections.read_only_note(run, "inspect")
 stamp, source = inspection.file_mtime(store(), run.id, run_files.PREDICTIONS), inspection.dataset_source(run.config)
 try:
     latest = sections.load_summary(run.id, None, stamp, source)

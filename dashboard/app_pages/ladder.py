@@ -4,9 +4,14 @@ import time
 import streamlit as st
 
 from core.sweep.ladder import BASE, SEEDS, TARGET, rungs
+from dashboard.common import store
 from dashboard.ladder_sections import ladders, start, view
 
 st.title("Speed-up ladder")
+if store().actor is not None:
+    st.info("Sweeps and the speed-up ladder train many runs at once, so this public deployment does not offer "
+            "them. Run Digit Lab on your own machine (`make run`) to try them.")
+    st.stop()
 st.markdown(
     f"How long does the CNN take to reach **{TARGET:.0%} test accuracy** on the embedded digits? Each rung "
     "below switches on one known speed-up on top of the rungs before it, and trains for real: "

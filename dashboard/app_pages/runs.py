@@ -5,7 +5,7 @@ from functools import partial
 import streamlit as st
 
 from core.results import compare
-from dashboard.common import pick_run, run_label, store
+from dashboard.common import access, pick_run, run_labels, store
 from dashboard.run_actions import manage, show_flash
 from dashboard.run_comparison import comparison
 
@@ -31,14 +31,17 @@ if not runs:
     st.stop()
 by_id = {run.id: run for run in runs}
 table = compare.runs_table(runs)
+if store().actor is not None:  # public mode: whose each run is
+    table.insert(1, "access", [access(by_id[run_id]) for run_id in table["id"]])
 text, statuses, models = st.columns([2, 1, 1])
 text.text_input("Filter", key="runs_filter", placeholder="name, tag, dataset or id")
 statuses.multiselect("Status", sorted(table["status"].unique()), key="runs_status")
 models.multiselect("Model", sorted(table["model"].unique()), key="runs_model")
 shown = compare.filter_table(table, st.session_state.runs_filter, st.session_state.runs_status,
                              st.session_state.runs_model)
-st.dataframe(shown, column_order=ORDER, column_config=COLUMNS, hide_index=True, width="stretch", key="runs_table",
-             on_select=partial(table_selected, list(shown["id"])), selection_mode="multi-row")
+st.dataframe(shown, column_order=["name", "access", *ORDER[1:]] if "access" in shown else ORDER, column_config=COLUMNS,
+             hide_index=True, width="stretch", key="runs_table", on_select=partial(table_selected, list(shown["id"])),
+             selection_mode="multi-row")
 note, refresh = st.columns([5, 1], vertical_alignment="center")
 note.caption(f"{len(shown)} of {len(runs)} runs. Click a heading to sort; tick rows to compare them.")
 if any(run.active for run in runs):  # the table is a snapshot; the Train page is the live view
@@ -46,8 +49,7 @@ if any(run.active for run in runs):  # the table is a snapshot; the Train page i
 
 st.subheader("Compare")
 st.session_state.runs_compare = [run_id for run_id in st.session_state.get("runs_compare", []) if run_id in by_id]
-chosen = st.multiselect("Runs to compare", list(by_id), key="runs_compare",
-                        format_func=lambda run_id: run_label(by_id[run_id]))
+chosen = st.multiselect("Runs to compare", list(by_id), key="runs_compare", format_func=run_labels(runs).get)
 if chosen:
     comparison([by_id[run_id] for run_id in chosen])
 else:

@@ -9,6 +9,10 @@ from dashboard.sweep_form import new_sweep, show_flash, sweeps_list
 from dashboard.sweep_sections import describe, view
 
 st.title("Sweeps")
+if store().actor is not None:
+    st.info("Sweeps and the speed-up ladder train many runs at once, so this public deployment does not offer "
+            "them. Run Digit Lab on your own machine (`make run`) to try them.")
+    st.stop()
 st.caption("Pick fields and values; every combination (or random draws) trains once per seed as an ordinary run, "
            "tagged with the sweep, watchable on the Train page. A scheduler process of its own queues them so "
            "the cap on runs training at once always holds, and keeps going if this app restarts.")

@@ -4,7 +4,7 @@ import streamlit as st
 from core.config import TrainConfig
 from core.results.live import live_view
 from core.runner.launch import launch
-from dashboard import figures
+from dashboard import figures, workspace_sections
 from dashboard.common import check_capacity, pick_run, store, warm_worker
 from dashboard.train_form import settings
 
@@ -13,10 +13,13 @@ def start(fields: dict) -> None:
     try:
         config = TrainConfig.from_dict(fields).validate()
         check_capacity()
+        # In public mode core admits the run, or says why not.
+        st.session_state.train_watch = launch(store(), config, warm=warm_worker())
     except ValueError as exc:
         st.error(f"Not started: {exc}")
         return
-    st.session_state.train_watch = launch(store(), config, warm=warm_worker())
+    if store().actor is not None:
+        st.rerun()  # public mode: the form above says at once that this workspace is now training
 
 
 def live(run_id: str) -> None:
@@ -37,7 +40,7 @@ def live(run_id: str) -> None:
     figures.show(figures.loss_figure(view.steps), width="stretch", key="train_loss_chart")
     figures.show(figures.accuracy_figure(view.epochs), width="stretch", key="train_acc_chart")
     if run.active:
-        if st.button("Stop", key="train_stop", icon=":material/stop:",
+        if store().owns(run) and st.button("Stop", key="train_stop", icon=":material/stop:",
                      help="ends the run after the current batch, keeping the weights"):
             store().request_stop(run_id)
             st.toast("Stop requested: the run ends after its current batch.")
@@ -46,8 +49,9 @@ def live(run_id: str) -> None:
     elif run.status in ("failed", "interrupted", "diverged"):
         st.error(f"Run {run.status}: {run.error}")
     else:
+        why = run.summary.get("stopped_because")  # public mode's time limit
         st.success(f"Run {run.status} after {run.summary.get('epochs_completed', 0)} epochs "
-                   f"in {run.summary.get('seconds', 0):.1f} s of training.")
+                   f"in {run.summary.get('seconds', 0):.1f} s of training." + (f" {why}" if why else ""))
     starting = run.active and not run.progress.get("epochs")
     if st.session_state.get("train_live_active") and (not run.active or st.session_state.train_starting > starting):
         st.session_state.train_live_active = False
@@ -59,9 +63,12 @@ st.title("Train a digit classifier")
 form, view = st.columns([1, 2], gap="large")
 with form:
     fields = settings()
+    refusal = workspace_sections.start_refusal(fields)  # public mode's limits; None on a laptop
     if st.button("Start training", type="primary", key="train_start", icon=":material/play_arrow:",
-                 width="stretch"):
+                 width="stretch", disabled=refusal is not None, help=refusal):
         start(fields)
+    if refusal:
+        st.warning(refusal)
 
 with view:
     runs = store().list_runs()
@@ -69,6 +76,7 @@ with view:
         st.info("No runs yet. Press **Start training**: the guide's MLP trains in a few seconds.")
         st.stop()
     watched = pick_run(runs, key="train_watch", label="Watching")
+    workspace_sections.read_only_note(watched, "train")
     st.session_state.train_live_active = watched.active
     # Poll fast until the first step is on screen (a warm worker gets there in well under a second),
     # then once a second: each refresh costs the server ~25 ms.
