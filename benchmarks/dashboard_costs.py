@@ -124,8 +124,8 @@ def inspect_open(root: Path, n_test: int, repeats: int) -> dict:
             net = model_from_checkpoint(load_checkpoint(store, run_id, "last"))[0]
             view.digit_detail(net, images[int(shown[0])])
 
-    return {"n_test": n_test, "epochs": epochs, "summary": timings(summary, repeats), "first_open": timings(first_open, min(repeats, 5)),
-            "missing": missing}
+    return {"n_test": n_test, "epochs": epochs, "summary": timings(summary, repeats),
+            "first_open": timings(first_open, min(repeats, 5)), "missing": missing}
 
 
 # -- Start → first metric ------------------------------------------------------------------------

@@ -5,6 +5,8 @@ saved with every run as JSON, and rebuilt from that dict with :meth:`TrainConfig
 """
 from __future__ import annotations
 
+import argparse
+import json
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
@@ -109,6 +111,56 @@ PRESETS = {
     # ≈98 % test accuracy on the embedded digits in seconds on a laptop CPU (benchmarks/RESULTS.md)
     "small-cnn": TrainConfig(model="cnn", lr=3e-3, epochs=15, augment=True, schedule="onecycle"),
 }
+
+
+FLAG_HELP = {
+    "dataset": "embedded, mnist, fashion-mnist, kmnist, or a guide-format zip/folder",
+    "model": "mlp or cnn",
+    "hidden": "hidden layer sizes, comma-separated (empty = preset: 50 for mlp, 64 for cnn)",
+    "channels": "CNN conv channels, two comma-separated numbers",
+    "optimizer": ", ".join(OPTIMIZERS),
+    "sampling": "shuffle (each sample once per epoch) or replacement (the guide's random draws)",
+    "schedule": ", ".join(SCHEDULES),
+    "device": "auto, cpu, cuda:N or mps",
+    "threads": "CPU threads; 0 = choose automatically",
+    "precision": "fp32, or bf16 (bfloat16 autocast of the forward pass; fast on recent GPUs)",
+    "compile": "torch.compile the model (slow first steps; a C++ compiler on CPU)",
+}
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field (``--batch-size``; ``--augment/--no-augment``), then ``--config FILE``.
+
+    Every flag defaults to None, meaning "not given", so :func:`config_from_flags` can layer
+    flags over a config file and a parent run's config.
+    """
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        help_text = f"{FLAG_HELP.get(f.name, f.name.replace('_', ' '))} (default: {shown if shown != '' else 'preset'})"
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif isinstance(default, tuple):
+            parser.add_argument(flag, default=None, help=help_text)
+        else:
+            parser.add_argument(flag, type=type(default), default=None, help=help_text)
+    parser.add_argument("--config", help="JSON file of config fields; flags given override it (default: none)")
+
+
+def config_from_flags(args: argparse.Namespace, base: dict | None = None) -> TrainConfig:
+    """``base`` (a parent run's config) < ``--config`` file < flags given on the command line."""
+    values: dict = dict(base or {})
+    if args.config:
+        try:
+            loaded = json.loads(open(args.config).read())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"--config {args.config}: cannot read a JSON object ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"--config {args.config} must hold a JSON object of config fields")
+        values.update(loaded)
+    values.update({f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None})
+    return TrainConfig.from_dict(values).validate()
 
 
 def model_from_config(config: TrainConfig) -> nn.Module:
