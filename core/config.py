@@ -47,6 +47,7 @@ class TrainConfig:
     log_every: int = 10  # steps between points on the loss curve
     precision: str = "fp32"  # "bf16": forward and loss under bfloat16 autocast (fast on recent GPUs)
     compile: bool = False  # torch.compile the model: slow first steps, then faster ones (mostly on a GPU)
+    inside: bool = True  # record weights, gradients and activations each epoch (core/inside): ~1 % of an epoch
     data_dir: str = ""  # datasets and caches; "" = $DIGITLAB_DATA_DIR or ./data
 
     def validate(self) -> "TrainConfig":
@@ -83,6 +84,8 @@ class TrainConfig:
         _check_choice("precision", self.precision, PRECISIONS)
         if not isinstance(self.compile, bool):
             raise ValueError(f"compile must be true or false, got {self.compile!r}")
+        if not isinstance(self.inside, bool):
+            raise ValueError(f"inside must be true or false, got {self.inside!r}")
         if not isinstance(self.dataset, str) or not self.dataset.strip():
             raise ValueError("dataset must name a dataset (e.g. 'embedded') or a guide-format zip/folder")
         return replace(self, hidden=tuple(int(h) for h in hidden), channels=tuple(int(c) for c in channels),
@@ -125,6 +128,8 @@ FLAG_HELP = {
     "threads": "CPU threads; 0 = choose automatically",
     "precision": "fp32, or bf16 (bfloat16 autocast of the forward pass; fast on recent GPUs)",
     "compile": "torch.compile the model (slow first steps; a C++ compiler on CPU)",
+    "inside": "record weight and gradient histograms, norms, dead units and a 2-D map of the last hidden layer "
+              "at each epoch's end (python -m core.inside shows them)",
 }
 
 
