@@ -7,10 +7,12 @@ on the embedded digits, so that each warning fires where it is true and stays qu
   first-layer gradient norm ~1/300 of the last layer's (every later epoch too); the same net with
   ReLU ~1/1, the guide's MLP ~1/1, the small CNN ~1/3. Warned below 1/100.
 * exploding updates: the update ratio is recorded over a whole epoch, so it is divided by the
-  epoch's steps: ‖Δw‖/‖w‖ per step, at least (‖Σ steps‖ ≤ Σ ‖step‖). Healthy runs stay under
-  0.1 per step in their first epoch, where weights move most (guide's MLP 0.02, Adam at lr 0.01 0.09),
-  and under 0.03 after it; a learning rate too high shows in epoch 1 (Adam lr 0.1: 0.9, SGD lr 1:
-  0.3) and can look calm later, once the weights have grown. Warned above 0.15 in any epoch.
+  epoch's steps: ‖Δw‖/‖w‖ per step, at least (‖Σ steps‖ ≤ Σ ‖step‖). Runs that learn well stay
+  under 0.1 per step in their first epoch, where weights move most (guide's MLP 0.02, Adam at lr
+  0.01 0.09), except RMSprop's start-up (0.2 at lr 0.001), and under 0.03 after it. A learning rate
+  too high shows in epoch 1 (Adam at lr 0.1: 0.9, SGD at lr 1: 0.3-0.4) and can look calm later,
+  once the weights have grown. Warned above 0.25 in any epoch, so the 1e-3-per-step rule of thumb
+  of bigger networks is not what is checked: on these small nets healthy steps are ~0.005-0.02.
 * dying ReLUs: the guide's MLP keeps ~2 % of its units dead on the probe digits, Adam at lr 0.01
   ~25 %; at lr 0.05, or SGD at lr 1, over 70 %. Warned above 50 % at the latest epoch.
 """
@@ -20,7 +22,7 @@ import math
 from dataclasses import asdict, dataclass
 
 VANISHING_RATIO = 1 / 100  # first layer's gradient norm over the last layer's
-MAX_UPDATE_PER_STEP = 0.15  # update ratio over an epoch / steps in it
+MAX_UPDATE_PER_STEP = 0.25  # update ratio over an epoch / steps in it
 MAX_DEAD_FRACTION = 0.5
 
 
@@ -46,11 +48,12 @@ def inside_warnings(payload: dict) -> list[InsideWarning]:
     grads = payload["grad_norm"][last].tolist()
     ratio = grads[0] / grads[-1] if len(layers) > 1 and grads[-1] > 0 else math.nan  # NaN compares false
     if ratio < VANISHING_RATIO:
+        size = f"{1 / ratio:,.0f}× smaller than the last layer's" if ratio > 0 else "zero (the last layer's is not)"
         found.append(InsideWarning(
             "vanishing_gradients", layers[0], epochs[last], ratio,
-            f"Vanishing gradients: after epoch {epochs[last]} the first layer's gradient is {1 / ratio:,.0f}× "
-            "smaller than the last layer's, so the first layers learn far more slowly than the last. Saturating "
-            "activations (sigmoid, tanh) in a deep net do this; ReLU, fewer layers or Adam help."))
+            f"Vanishing gradients: after epoch {epochs[last]} the first layer's gradient is {size}, so the first "
+            "layers learn far more slowly than the last. Saturating activations (sigmoid, tanh) in a deep net do "
+            "this; ReLU, fewer layers or Adam help."))
     steps = max(1, int(payload["steps_per_epoch"]))
     per_step = (payload["update_ratio"] / steps).nan_to_num(nan=0.0, posinf=math.inf)  # (E, L)
     if per_step.numel() and per_step.max().item() > MAX_UPDATE_PER_STEP:
