@@ -47,7 +47,7 @@ class TrainConfig:
     log_every: int = 10  # steps between points on the loss curve
     precision: str = "fp32"  # "bf16": forward and loss under bfloat16 autocast (fast on recent GPUs)
     compile: bool = False  # torch.compile the model: slow first steps, then faster ones (mostly on a GPU)
-    inside: bool = True  # record weights, gradients and activations each epoch (core/inside): ~1 % of an epoch
+    inside: bool = True  # record weights, gradients and activations each epoch (core/inside): ~3-4 % of an epoch
     data_dir: str = ""  # datasets and caches; "" = $DIGITLAB_DATA_DIR or ./data
 
     def validate(self) -> "TrainConfig":

@@ -94,6 +94,7 @@ class InsideRecorder(Callback):
     """
 
     def __init__(self, data: DigitData, run_dir: Path | None = None):
+        started = time.perf_counter()
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.probe_split = "val" if data.splits.get("val") is not None and data.splits["val"].numel() else "train"
         probe_index, test_index = data.splits[self.probe_split], data.splits["test"]
@@ -106,12 +107,14 @@ class InsideRecorder(Callback):
         self.steps_per_epoch, self.start_epoch = 0, 0
         self.record: Record | None = None
         self.last_save, self.unsaved = time.monotonic(), False
+        self.spent = time.perf_counter() - started  # seconds of this run spent recording (the file says so)
 
     def on_start(self, info: dict) -> None:
         self.steps_per_epoch, self.start_epoch = info["steps_per_epoch"], info["start_epoch"]
         self.last_save = time.monotonic()  # the first write comes a second in (or at the end), not at epoch 1
 
     def on_model(self, model: nn.Module) -> None:
+        started = time.perf_counter()
         self.layers = parameter_layers(model)
         self.params = [list(module.parameters(recurse=False)) for _, module in self.layers]
         self.sizes = [sum(p.numel() for p in params) for params in self.params]
@@ -135,6 +138,7 @@ class InsideRecorder(Callback):
         self.record = self._continued(header) or Record(header)
         previous = [row for row in self.record.rows if "projection" in row]
         self.last_projection = previous[-1]["projection"].to(device) if previous else None
+        self.spent += time.perf_counter() - started
 
     def _continued(self, header: dict) -> Record | None:
         """The parent's recording up to the checkpoint's epoch, if this run resumes one with the same layers."""
@@ -203,6 +207,7 @@ class InsideRecorder(Callback):
 
     @torch.no_grad()
     def on_epoch_end(self, epoch: int, step: int, values: dict[str, float], state: EpochState) -> None:
+        started = time.perf_counter()
         weights, grads = self._flat_weights(), self._flat_gradient()
         snapshot = on_schedule(epoch) or epoch == state.config.epochs
         stats, features = self._probe(state.model, snapshot)
@@ -222,6 +227,7 @@ class InsideRecorder(Callback):
         self.unsaved = True
         if time.monotonic() - self.last_save >= SAVE_EVERY_S:
             self.save()
+        self.spent += time.perf_counter() - started
 
     def _snapshot(self, weights: torch.Tensor, grads: torch.Tensor | None,
                   features: torch.Tensor | None) -> dict[str, torch.Tensor]:
@@ -243,8 +249,11 @@ class InsideRecorder(Callback):
 
     def save(self) -> None:
         if self.run_dir is not None and self.record is not None and self.unsaved:
+            self.record.header["recording_seconds"] = self.spent  # up to this write
             save_inside(self.run_dir, self.record)
             self.last_save, self.unsaved = time.monotonic(), False
 
     def on_end(self, result: TrainResult) -> None:
+        started = time.perf_counter()
         self.save()
+        self.spent += time.perf_counter() - started

@@ -35,6 +35,7 @@ Layout, for E recorded epochs and L layers with parameters (forward order)::
     first_layer_units       int            units in the first layer; the first U ≤ 64 are kept
     first_layer             uint8 (S, U, h, w)  MLP: 28×28 input weights per unit; CNN: kh×kw filters
     first_layer_scale       float32 (S, U)      value = (level − 128) / 127 · scale (measures.dequantize)
+    recording_seconds       float          time this run's recorder has spent, up to the file's last write
 
 Bounded, and cheap to record: the per-epoch numbers are kept for every epoch (a config allows at
 most 1,000 epochs). The heavy parts, a "snapshot", are taken only at epochs 1, 2, 4, 8, 16, ...
