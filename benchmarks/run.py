@@ -39,6 +39,7 @@ from benchmarks.report import (
     table,
 )
 from core.config import PRESETS, TrainConfig
+from core.inside.storage import load_inside
 from core.runner.launch import launch
 from core.store.run_store import RunStore
 from core.training.trainer import auto_threads
@@ -55,6 +56,8 @@ MAX_AUTO_OVER_FASTEST = 1.10
 MAX_EMBEDDED_CNN_EPOCH_S = 2.0
 MIN_PRESET_ACCURACY, MAX_PRESET_SECONDS = 0.975, 60.0
 MAX_REFRESH_S, MAX_FIRST_METRIC_S, MAX_PEAK_RSS_KIB = 0.050, 3.0, 1024 * 1024
+MAX_INSIDE_OVER_PLAIN = 1.05  # the worker's epoch recording the network's insides / without
+INSIDE_EPOCHS = 20
 
 
 @dataclass(frozen=True)
@@ -69,14 +72,15 @@ class Sizes:
     import_images: int
     preset_epochs: int | None  # None: the preset's own
     time_auto: bool  # False: the auto column repeats the column of the thread count auto picked
+    inside_pairs: int  # workers with and without recording the insides, interleaved
 
 
 FULL = Sizes(steps={("mlp", 1): (469, 150), ("mlp", 2): (469, 100), ("cnn", 1): (469, 100), ("cnn", 2): (150, 50)},
              repeats=20, first_metric_repeats=3, metric_points=10_000, inspect_test=10_000, import_images=5_000,
-             preset_epochs=None, time_auto=True)
+             preset_epochs=None, time_auto=True, inside_pairs=6)
 QUICK = Sizes(steps={("mlp", 1): (20, 10), ("mlp", 2): (10, 5), ("cnn", 1): (20, 10), ("cnn", 2): (10, 5)},
               repeats=5, first_metric_repeats=1, metric_points=10_000, inspect_test=10_000, import_images=500,
-              preset_epochs=1, time_auto=False)
+              preset_epochs=1, time_auto=False, inside_pairs=2)
 
 
 def cell_steps(sizes: Sizes, model: str, threads: int) -> tuple[int, int]:
@@ -317,6 +321,51 @@ def embedded_cnn_section(sizes: Sizes, store: RunStore, report: Report) -> None:
                    f"--quick: {config.epochs} of the preset's epochs, no verdict" if quick else "")
 
 
+# -- recording the network's insides ---------------------------------------------------------------
+
+
+def inside_section(sizes: Sizes, store: RunStore, report: Report) -> None:
+    """The worker's epoch (guide's MLP, embedded digits, 1 thread) with ``inside`` on and off.
+
+    Workers alternate on/off (the order flips every pair) so that a change in what else the
+    machine runs tilts neither side; each worker's epoch is its mean over epochs 2-20 from the
+    store's ``seconds`` (epoch 1's callbacks onwards: recording, checkpoints, validation
+    included). The fastest worker of each side is compared, the measure least moved by
+    neighbours on a shared machine; the medians are shown too, and the recorder's own time as the
+    worker clocked it (``recording_seconds`` in inside.pt), which needs no second run to compare.
+    """
+    config = TrainConfig(epochs=INSIDE_EPOCHS, threads=1).validate()
+    epochs: dict[bool, list[float]] = {True: [], False: []}
+    shares = []  # the recorder's own time over the worker's training time, as the worker measured both
+    for pair in range(sizes.inside_pairs):
+        for inside in (True, False) if pair % 2 == 0 else (False, True):
+            progress(f"guide's MLP, {INSIDE_EPOCHS} epochs, inside {'on' if inside else 'off'} "
+                     f"(pair {pair + 1} of {sizes.inside_pairs})")
+            run = run_worker(store, replace(config, inside=inside))
+            elapsed = store.metrics(run.id, ("seconds",))["seconds"]["value"]
+            epochs[inside].append((elapsed[-1] - elapsed[0]) / (len(elapsed) - 1))
+            if inside:
+                shares.append(load_inside(store, run.id)["recording_seconds"] / run.summary["seconds"])
+    on, off = min(epochs[True]), min(epochs[False])
+    median_on, median_off = dashboard_costs.median(epochs[True]), dashboard_costs.median(epochs[False])
+    share = dashboard_costs.median(shares)
+    report.add("Recording the network's insides", "\n\n".join([
+        table(["worker's epoch, guide's MLP, embedded digits, 1 thread", "inside off", "inside on", "on / off"], [
+            ["fastest of the workers", milliseconds(off), milliseconds(on), ratio(on / off)],
+            ["median of the workers", milliseconds(median_off), milliseconds(median_on), ratio(median_on / median_off)],
+            ["every worker", " ".join(milliseconds(t) for t in epochs[False]),
+             " ".join(milliseconds(t) for t in epochs[True]), ""],
+            ["the recorder's own time / training time, timed inside each worker (median)", "", f"{share:.1%}",
+             ratio(1 + share)]]),
+        f"{sizes.inside_pairs} pairs of workers, {INSIDE_EPOCHS} epochs each, on and off alternating. An epoch: "
+        "training, validation, checkpoints and predictions, and with inside on the recorder's work at its end "
+        "(every epoch 256 probe digits; a snapshot at epochs 1, 2, 4, 8, 16)."]))
+    report.verdict(f"worker epoch with inside / without ≤ {MAX_INSIDE_OVER_PLAIN:.2f}, guide's MLP, 1 thread",
+                   f"{ratio(on / off)} (fastest of {sizes.inside_pairs} each: {milliseconds(on)} vs "
+                   f"{milliseconds(off)}; medians {ratio(median_on / median_off)}; the recorder's own time "
+                   f"{share:.1%} of training)", on / off <= MAX_INSIDE_OVER_PLAIN)
+
+
 # -- dashboard costs -------------------------------------------------------------------------------
 
 
@@ -520,6 +569,8 @@ def sections(args, sizes: Sizes, root: Path, store: RunStore, report: Report) ->
              for model in models]
     if "cnn" in models:
         steps.append(("default CNN on the embedded digits", lambda: embedded_cnn_section(sizes, store, report)))
+    if "mlp" in models:
+        steps.append(("recording the insides", lambda: inside_section(sizes, store, report)))
     if not args.no_dashboard:
         steps += [("dashboard costs", lambda: dashboard_section(sizes, root, store, report, args.cpu_wheel_python)),
                   ("guide-format import", lambda: import_section(sizes, report))]
