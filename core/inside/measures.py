@@ -1,7 +1,8 @@
 """The numbers recorded about a network's insides, as pure tensor functions: no hooks, no files.
 
-Each runs on the tensors' own device and returns tensors there, so a recorder can do all its work
-on a GPU and copy the results to the host once per epoch.
+Each runs on the tensors' own device and returns tensors there, so a recorder can do its work on
+a GPU and copy the results to the host once per epoch; only :func:`project_2d` hands its small
+d×d (or n×n) matrix to the CPU to decompose.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def histogram(values: torch.Tensor, bins: int = HIST_BINS) -> tuple[torch.Tensor
     span = high - low
     scale = bins / span.clamp_min(torch.finfo(torch.float32).tiny)
     index = ((values - low) * scale).long().clamp_(0, bins - 1)
-    if index.is_cuda:  # bincount sizes its output on the host (a sync); index_add_ does not
+    if not index.is_cpu:  # on a GPU bincount sizes its output on the host (a sync); index_add_ does not
         counts = torch.zeros(bins, dtype=torch.int64, device=index.device)
         counts.index_add_(0, index, torch.ones((), dtype=torch.int64, device=index.device).expand_as(index))
     else:  # several times faster than index_add_ on a CPU
@@ -42,9 +43,10 @@ def dead_fraction(activations: torch.Tensor) -> torch.Tensor:
 def project_2d(features: torch.Tensor, previous: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Principal-component map of ``features`` (n, d): (coordinates float32 (n, 2), variance fraction (2,)).
 
-    The axes are the two largest principal components (the eigenvectors of the smaller of the
-    d×d covariance and the n×n Gram matrix, in float64: milliseconds for d = 50, well under
-    a second for d = 4096 and n = 1000, where a full SVD takes seconds). An axis's sign is
+    The axes are the two largest principal components: the eigenvectors of the smaller of the
+    d×d covariance and the n×n Gram matrix, decomposed in float64 on the CPU (any device can, MPS
+    has no float64): milliseconds for d = 50, well under a second for d = 4096 and n = 1000, where
+    a full SVD of the features takes seconds. An axis's sign is
     arbitrary, so each one is flipped to agree with ``previous`` (last epoch's coordinates of the
     same inputs) and the picture does not mirror from epoch to epoch; with no ``previous``, the
     point farthest along an axis is put on its positive side. Fewer than two dimensions leave
@@ -54,14 +56,14 @@ def project_2d(features: torch.Tensor, previous: torch.Tensor | None = None) -> 
     centered = features.float() - features.float().mean(dim=0)
     k = min(2, n, d)
     if d <= n:
-        values, vectors = torch.linalg.eigh((centered.T @ centered).double())  # ascending eigenvalues
-        axes = vectors[:, -k:].flip(1).to(centered.dtype)  # (d, k), largest first
+        values, vectors = torch.linalg.eigh((centered.T @ centered).cpu().double())  # ascending eigenvalues
+        axes = vectors[:, -k:].flip(1).to(centered)  # (d, k), largest first
         coordinates = centered @ axes
     else:
-        values, vectors = torch.linalg.eigh((centered @ centered.T).double())
-        coordinates = (vectors[:, -k:].flip(1) * values[-k:].flip(0).clamp_min(0).sqrt()).to(centered.dtype)
+        values, vectors = torch.linalg.eigh((centered @ centered.T).cpu().double())
+        coordinates = (vectors[:, -k:].flip(1) * values[-k:].flip(0).clamp_min(0).sqrt()).to(centered)
     total = values.clamp_min(0).sum()
-    variance = (values[-k:].flip(0).clamp_min(0) / total.clamp_min(torch.finfo(torch.float64).tiny)).float()
+    variance = (values[-k:].flip(0).clamp_min(0) / total.clamp_min(torch.finfo(torch.float64).tiny)).to(centered)
     if k < 2:
         coordinates = torch.cat([coordinates, coordinates.new_zeros(n, 2 - k)], dim=1)
         variance = torch.cat([variance, variance.new_zeros(2 - k)])
