@@ -121,9 +121,12 @@ class InsideRecorder(Callback):
         self.activations = activation_after(model, [module for _, module in self.layers])
         device = self.params[0][0].device
         self.inputs = normalize(self.images.to(device))  # (m + n, 1, 28, 28), moved once
-        # The update ratio's reference: the weights at the run's start, then at each epoch's end.
-        self.previous = self._flat_weights()
-        self.previous_norm = self._norms(self.previous)
+        self.layer_of = torch.tensor([i for i, params in enumerate(self.params) for _ in params], device=device)
+        # The update ratio's reference: the weights at the run's start, then at each epoch's end. One
+        # copy of the weights, parameter by parameter, overwritten in place: no per-epoch allocation of
+        # the whole model (the 4x4096 MLP's weights are 214 MB).
+        self.previous = [p.detach().clone() for params in self.params for p in params]
+        self.previous_norm = self._layer_norms([torch.linalg.vector_norm(q) for q in self.previous])
         first = self.layers[0][1]
         header = {
             "layers": [name for name, _ in self.layers], "kinds": [layer_kind(module) for _, module in self.layers],
@@ -157,20 +160,19 @@ class InsideRecorder(Callback):
         record.truncate(self.start_epoch)
         return record
 
-    def _flat_weights(self) -> torch.Tensor:
-        """All parameters as one flat copy, layer after layer (weights, then bias); split by ``self.sizes``."""
-        return torch.cat([p.detach().reshape(-1) for params in self.params for p in params])
+    def _layer_norms(self, norms: list[torch.Tensor]) -> torch.Tensor:
+        """Per-layer ‖·‖₂ (L,) from per-parameter norms (0-dim each, parameters in layer order)."""
+        squares = torch.stack(norms).square()
+        total = torch.zeros(len(self.params), dtype=squares.dtype, device=squares.device)
+        return total.index_add_(0, self.layer_of, squares).sqrt()
 
-    def _flat_gradient(self) -> torch.Tensor | None:
-        """The gradients laid out as :meth:`_flat_weights` (a parameter without one counts as 0); None if none has."""
-        if all(p.grad is None for params in self.params for p in params):
-            return None
-        return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).detach().reshape(-1)
-                          for params in self.params for p in params])
-
-    def _norms(self, flat: torch.Tensor) -> torch.Tensor:
-        """‖·‖₂ of each layer's part of a flat tensor: (L,)."""
-        return torch.stack([torch.linalg.vector_norm(part) for part in flat.split(self.sizes)])
+    def _layer_flat(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Each layer's tensors (weights, then bias) as one flat tensor."""
+        flat, start = [], 0
+        for params in self.params:
+            flat.append(torch.cat([t.reshape(-1) for t in tensors[start:start + len(params)]]))
+            start += len(params)
+        return flat
 
     @torch.no_grad()
     def _probe(self, model: nn.Module, snapshot: bool) -> tuple[list[torch.Tensor], torch.Tensor | None]:
@@ -208,16 +210,24 @@ class InsideRecorder(Callback):
     @torch.no_grad()
     def on_epoch_end(self, epoch: int, step: int, values: dict[str, float], state: EpochState) -> None:
         started = time.perf_counter()
-        weights, grads = self._flat_weights(), self._flat_gradient()
+        parameters = [p for params in self.params for p in params]
+        weights = [p.detach() for p in parameters]  # the live weights, not copies
+        # A parameter without a gradient counts as 0; a model with none at all has no gradient numbers.
+        grads = ([p.grad.detach() if p.grad is not None else torch.zeros_like(w) for p, w in zip(parameters, weights)]
+                 if any(p.grad is not None for p in parameters) else None)
         snapshot = on_schedule(epoch) or epoch == state.config.epochs
         stats, features = self._probe(state.model, snapshot)
         stats = torch.stack(stats)  # (L, 3): mean, std, dead fraction
-        weight_norm = self._norms(weights)
+        weight_norm = self._layer_norms([torch.linalg.vector_norm(w) for w in weights])
+        nan = torch.full_like(weight_norm, math.nan)
+        moved = self._layer_norms([torch.linalg.vector_norm(w - q) for w, q in zip(weights, self.previous)])
         row = {"weight_norm": weight_norm,
-               "grad_norm": self._norms(grads) if grads is not None else torch.full_like(weight_norm, math.nan),
-               "update_ratio": self._norms(weights - self.previous) / self.previous_norm,
+               "grad_norm": self._layer_norms([torch.linalg.vector_norm(g) for g in grads]) if grads else nan,
+               "update_ratio": moved / self.previous_norm,
                "dead_fraction": stats[:, 2], "activation_mean": stats[:, 0], "activation_std": stats[:, 1]}
-        self.previous, self.previous_norm = weights, weight_norm
+        for q, w in zip(self.previous, weights):
+            q.copy_(w)
+        self.previous_norm = weight_norm
         if snapshot:
             row.update(self._snapshot(weights, grads, features))
         # Everything to the host at once, here at the epoch's end (on a GPU the only waits of the recording).
@@ -229,11 +239,11 @@ class InsideRecorder(Callback):
             self.save()
         self.spent += time.perf_counter() - started
 
-    def _snapshot(self, weights: torch.Tensor, grads: torch.Tensor | None,
+    def _snapshot(self, weights: list[torch.Tensor], grads: list[torch.Tensor] | None,
                   features: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """Histograms, the 2-D map and first-layer images: the heavy part, on the device."""
-        weight_hist = [histogram(part) for part in weights.split(self.sizes)]
-        grad_hist = ([histogram(part) for part in grads.split(self.sizes)] if grads is not None
+        weight_hist = [histogram(part) for part in self._layer_flat(weights)]
+        grad_hist = ([histogram(part) for part in self._layer_flat(grads)] if grads is not None
                      else [(torch.zeros_like(counts), torch.zeros_like(edges)) for counts, edges in weight_hist])
         part = {"weight_counts": torch.stack([c for c, _ in weight_hist]),
                 "weight_edges": torch.stack([e for _, e in weight_hist]),
@@ -242,7 +252,7 @@ class InsideRecorder(Callback):
         if features is not None and len(features):
             part["projection"], part["projection_variance"] = project_2d(features, self.last_projection)
         else:  # a dataset with no test digits: an empty map
-            part["projection"], part["projection_variance"] = weights.new_zeros(0, 2), weights.new_zeros(2)
+            part["projection"], part["projection_variance"] = weights[0].new_zeros(0, 2), weights[0].new_zeros(2)
         self.last_projection = part["projection"] if len(part["projection"]) else None
         part["first_layer"], part["first_layer_scale"] = quantize(first_layer_view(self.layers[0][1]))
         return part
