@@ -35,7 +35,8 @@ class InsideWarning:
     message: str
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """As JSON can hold it: a value that is not finite becomes None."""
+        return {**asdict(self), "value": self.value if math.isfinite(self.value) else None}
 
 
 def inside_warnings(payload: dict) -> list[InsideWarning]:

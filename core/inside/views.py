@@ -20,7 +20,8 @@ TABLE = ("weight_norm", "grad_norm", "update_ratio", "dead_fraction")
 
 
 def _number(value: float) -> float | None:
-    return None if math.isnan(value) else value
+    """JSON has no NaN or infinity: a number that is not one is None."""
+    return value if math.isfinite(value) else None
 
 
 def layer_series(payload: dict) -> list[dict]:
