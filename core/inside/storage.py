@@ -89,10 +89,10 @@ def snapshot_count(epochs: int = MAX_EPOCHS) -> int:
 
 @dataclass
 class Record:
-    """A run's recording in memory: the header and one dict of CPU tensors per epoch, heavy parts thinned."""
+    """A run's recording in memory: the header and one dict of CPU tensors per epoch."""
 
     header: dict
-    rows: list[dict] = field(default_factory=list)  # {"epoch": int, SERIES: (L,), part keys: ...}
+    rows: list[dict] = field(default_factory=list)  # {"epoch": int, SERIES: (L,) each, SNAPSHOT keys at snapshots}
 
     @property
     def epochs(self) -> list[int]:
@@ -168,8 +168,10 @@ def load_inside(store: RunStore, run_id: str) -> dict:
     if not run.config["inside"]:
         raise ValueError(f"Run {run_id} was trained with `inside` off (--no-inside), so it has no record of its "
                          "network's insides. Replay it with inside on to record them.")
-    raise ValueError(f"Run {run_id} has no record of its network's insides yet: it is written at the end of each "
-                     "epoch. Wait for its first epoch, or pick another run.")
+    if not run.active:
+        raise ValueError(f"Run {run_id} ended ({run.status}) before it recorded any of its network's insides.")
+    raise ValueError(f"Run {run_id} has no record of its network's insides yet: it is first written about a second "
+                     "into training, or at its end. Wait a moment, or pick another run.")
 
 
 def copy_inside(source_dir: Path, target_dir: Path) -> None:
