@@ -9,7 +9,7 @@ without it.
 
 Cost, against the guide's MLP, whose whole epoch (validation and checkpoints included) takes
 tens of milliseconds: every epoch runs the 256 probe digits forward (<1 ms); the heavier snapshot
-(500 test digits forward, histograms, PCA, first-layer images: ~2 ms) only at the epochs
+(250 test digits forward, histograms, PCA, first-layer images: ~2 ms) only at the epochs
 :func:`core.inside.storage.on_schedule` picks and at the last; ``inside.pt`` is rewritten at most
 once a second and at the run's end, as the store reporter batches its metric rows.
 """
@@ -126,7 +126,7 @@ class InsideRecorder(Callback):
         # copy of the weights, parameter by parameter, overwritten in place: no per-epoch allocation of
         # the whole model (the 4x4096 MLP's weights are 214 MB).
         self.previous = [p.detach().clone() for params in self.params for p in params]
-        self.previous_norm = self._layer_norms([torch.linalg.vector_norm(q) for q in self.previous])
+        self.previous_norm = self._layer_norms([torch.linalg.vector_norm(q) for q in self.previous])[0]
         first = self.layers[0][1]
         header = {
             "layers": [name for name, _ in self.layers], "kinds": [layer_kind(module) for _, module in self.layers],
@@ -161,10 +161,10 @@ class InsideRecorder(Callback):
         return record
 
     def _layer_norms(self, norms: list[torch.Tensor]) -> torch.Tensor:
-        """Per-layer ‖·‖₂ (L,) from per-parameter norms (0-dim each, parameters in layer order)."""
-        squares = torch.stack(norms).square()
-        total = torch.zeros(len(self.params), dtype=squares.dtype, device=squares.device)
-        return total.index_add_(0, self.layer_of, squares).sqrt()
+        """Per-layer ‖·‖₂ (K, L) from K groups of per-parameter norms (K·P 0-dim tensors, each group in layer order)."""
+        squares = torch.stack(norms).square().reshape(-1, len(self.layer_of))
+        total = squares.new_zeros(len(squares), len(self.params))
+        return total.index_add_(1, self.layer_of, squares).sqrt()
 
     def _layer_flat(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
         """Each layer's tensors (weights, then bias) as one flat tensor."""
@@ -179,14 +179,14 @@ class InsideRecorder(Callback):
         """One eval-mode forward: per-layer (mean, std, dead) on the probe digits; with ``snapshot``, the map
         digits go along and their last hidden features (n, width) come back too."""
         m = len(self.probe_positions)
+        nan = self.inputs.new_tensor(math.nan)
         stats: list = [None] * len(self.layers)
         captured: dict = {}
 
         def after(i: int, relu: bool):
             def hook(module, inputs, output):
                 probe = output[:m]  # mean() and std() apart: ~4x faster than torch.std_mean on a CPU
-                stats[i] = torch.stack([probe.mean(), probe.std(),
-                                        dead_fraction(probe) if relu else probe.new_tensor(math.nan)])
+                stats[i] = torch.stack([probe.mean(), probe.std(), dead_fraction(probe) if relu else nan])
             return hook
 
         def last_input(module, inputs):
@@ -218,11 +218,13 @@ class InsideRecorder(Callback):
         snapshot = on_schedule(epoch) or epoch == state.config.epochs
         stats, features = self._probe(state.model, snapshot)
         stats = torch.stack(stats)  # (L, 3): mean, std, dead fraction
-        weight_norm = self._layer_norms([torch.linalg.vector_norm(w) for w in weights])
-        nan = torch.full_like(weight_norm, math.nan)
-        moved = self._layer_norms([torch.linalg.vector_norm(w - q) for w, q in zip(weights, self.previous)])
+        # One reduction for all three: ‖w‖, ‖w − w_previous‖ and ‖g‖ per parameter, summed per layer.
+        norms = self._layer_norms([torch.linalg.vector_norm(w) for w in weights]
+                                  + [torch.linalg.vector_norm(w - q) for w, q in zip(weights, self.previous)]
+                                  + [torch.linalg.vector_norm(g) for g in grads or weights])  # (weights: a stand-in)
+        weight_norm, moved, grad_norm = norms.unbind()
         row = {"weight_norm": weight_norm,
-               "grad_norm": self._layer_norms([torch.linalg.vector_norm(g) for g in grads]) if grads else nan,
+               "grad_norm": grad_norm if grads is not None else torch.full_like(weight_norm, math.nan),
                "update_ratio": moved / self.previous_norm,
                "dead_fraction": stats[:, 2], "activation_mean": stats[:, 0], "activation_std": stats[:, 1]}
         for q, w in zip(self.previous, weights):

@@ -24,7 +24,7 @@ Layout, for E recorded epochs and L layers with parameters (forward order)::
     weight_counts, grad_counts  int32 (S, L, 64)    counts sum to the layer's parameter count (grad: all 0
                                                     when the layer had no gradient)
     weight_edges, grad_edges    float32 (S, L, 65)  bin edges, equal widths over [min, max]
-    projection              float16 (S, n, 2)  last hidden layer on n ≤ 500 fixed test digits, 2-D PCA,
+    projection              float16 (S, n, 2)  last hidden layer on n ≤ 250 fixed test digits, 2-D PCA,
                                                axes' signs aligned with the previous snapshot's
     projection_variance     float32 (S, 2)     fraction of the variance along each axis
     projection_positions    int32 (n,)     positions in the test split (data.split("test") order)
@@ -41,7 +41,7 @@ Bounded, and cheap to record: the per-epoch numbers are kept for every epoch (a 
 most 1,000 epochs). The heavy parts, a "snapshot", are taken only at epochs 1, 2, 4, 8, 16, ...
 (:func:`on_schedule`; 10 of 1,000 epochs) and at a run's last epoch, whose snapshot is dropped
 when a resumed run takes a newer one. So a file holds at most 11 snapshots, and over 20 epochs a
-snapshot (500 test digits through the network) is taken at 6 of them: taken every epoch with all
+snapshot (250 test digits through the network) is taken at 6 of them: taken every epoch with all
 1,000 test digits, it would cost the guide's MLP ~8 % of its epoch time. :func:`size_bound` is
 the largest file a model can make; the 4×4096 MLP's stays under 1 MB.
 """
@@ -62,10 +62,10 @@ INSIDE = "inside.pt"
 FORMAT = 1
 MAX_UNITS = 64  # first-layer units (MLP) or filters (CNN) kept as images
 PROBE_DIGITS = 256  # validation digits whose activations give dead units and activation statistics
-# Test digits mapped to 2-D: ~50 per class, enough to see the clusters. The forward pass of the map's
-# digits is most of a snapshot's cost; 1,000 (the embedded test split) made recording cost the guide's
-# MLP ~4.5 % of its epoch time instead of ~3.5 %.
-PROJECTION_DIGITS = 500
+# Test digits mapped to 2-D: ~25 per class, enough to see the clusters form. Their forward pass is
+# most of a snapshot's cost: at 1,000 (the embedded test split) recording cost the guide's MLP over
+# 5 % of its epoch time, at 500 ~4.5 %.
+PROJECTION_DIGITS = 250
 SERIES = ("weight_norm", "grad_norm", "update_ratio", "dead_fraction", "activation_mean", "activation_std")
 SNAPSHOT = ("weight_counts", "weight_edges", "grad_counts", "grad_edges", "projection", "projection_variance",
             "first_layer", "first_layer_scale")
