@@ -176,8 +176,11 @@ class InsideRecorder(Callback):
 
     @torch.no_grad()
     def _probe(self, model: nn.Module, snapshot: bool) -> tuple[list[torch.Tensor], torch.Tensor | None]:
-        """One eval-mode forward: per-layer (mean, std, dead) on the probe digits; with ``snapshot``, the map
-        digits go along and their last hidden features (n, width) come back too."""
+        """One eval-mode forward: per-layer [mean, std, dead fraction] of the probe digits' activations.
+
+        With ``snapshot`` the map's test digits ride along in the same batch, and their last hidden
+        layer's features (n, width) come back too; otherwise None.
+        """
         m = len(self.probe_positions)
         nan = self.inputs.new_tensor(math.nan)
         stats: list = [None] * len(self.layers)
