@@ -4,8 +4,8 @@ Pure: a payload in (:mod:`core.inside.storage`), warnings out. The thresholds we
 on the embedded digits, so that each warning fires where it is true and stays quiet on the presets:
 
 * vanishing gradients: a 4×128 sigmoid MLP trained with SGD at lr 0.1 ends its first epoch with a
-  first-layer gradient norm ~1/300 of the last layer's (every later epoch too); the same net with
-  ReLU ~1/1, the guide's MLP ~1/1, the small CNN ~1/3. Warned below 1/100.
+  first-layer gradient norm 1/400-1/500 of the last layer's (later epochs too); the same net with
+  ReLU ~1/1, the guide's MLP ~1/1, the small CNN 1/2-1/7. Warned below 1/100.
 * exploding updates: the update ratio is recorded over a whole epoch, so it is divided by the
   epoch's steps: ‖Δw‖/‖w‖ per step, at least (‖Σ steps‖ ≤ Σ ‖step‖). Runs that learn well stay
   under 0.1 per step in their first epoch, where weights move most (guide's MLP 0.02, Adam at lr
