@@ -359,7 +359,7 @@ def inside_section(sizes: Sizes, store: RunStore, report: Report) -> None:
              ratio(1 + share)]]),
         f"{sizes.inside_pairs} pairs of workers, {INSIDE_EPOCHS} epochs each, on and off alternating. An epoch: "
         "training, validation, checkpoints and predictions, and with inside on the recorder's work at its end "
-        "(every epoch 256 probe digits; a snapshot at epochs 1, 2, 4, 8, 16)."]))
+        "(every epoch 128 probe digits; a snapshot at epochs 1, 2, 4, 8, 16)."]))
     report.verdict(f"worker epoch with inside / without ≤ {MAX_INSIDE_OVER_PLAIN:.2f}, guide's MLP, 1 thread",
                    f"{ratio(on / off)} (fastest of {sizes.inside_pairs} each: {milliseconds(on)} vs "
                    f"{milliseconds(off)}; medians {ratio(median_on / median_off)}; the recorder's own time "

@@ -23,6 +23,7 @@ from core.inside.recorder import InsideRecorder, first_layer_view
 from core.inside.storage import (
     INSIDE,
     MAX_UNITS,
+    PROBE_DIGITS,
     PROJECTION_DIGITS,
     Record,
     load_inside,
@@ -208,7 +209,7 @@ def test_a_4x4096_mlp_over_1000_epochs_stays_under_the_stated_bound(tmp_path):
               "parameters": torch.tensor([784 * 4096] + [4096 * 4096] * 3 + [40960]),
               "steps_per_epoch": 29, "projection_positions": torch.arange(PROJECTION_DIGITS, dtype=torch.int32),
               "projection_labels": torch.zeros(PROJECTION_DIGITS, dtype=torch.uint8), "probe_split": "val",
-              "probe_positions": torch.arange(256, dtype=torch.int32), "first_layer_name": "layers.1",
+              "probe_positions": torch.arange(PROBE_DIGITS, dtype=torch.int32), "first_layer_name": "layers.1",
               "first_layer_units": 4096}
     recording = Record(header)
     series = {name: torch.rand(layers) for name in ("weight_norm", "grad_norm", "update_ratio", "dead_fraction",

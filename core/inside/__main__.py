@@ -13,7 +13,7 @@
 Layers come in forward order. ``weight_norm``: ‖the layer's weights and bias‖₂ at the epoch's end.
 ``grad_norm``: ‖their gradient‖₂ from the epoch's LAST training step (one batch, not an epoch average).
 ``update_ratio``: ‖w_end − w_start‖ / ‖w_start‖ over the whole epoch. ``dead_fraction``: units a ReLU
-after the layer zeroes on all 256 probe digits (null where no ReLU follows). ``activation_mean/std``:
+after the layer zeroes on all 128 probe digits (null where no ReLU follows). ``activation_mean/std``:
 the layer's output after its activation on those digits.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m core.inside", description=__doc__.split("\n")[0],
         epilog="grad norm: of the epoch's last step; update ratio: ‖Δw‖/‖w‖ over the epoch; dead units: share of "
-               "a ReLU's units that output 0 on all 256 probe digits.")
+               "a ReLU's units that output 0 on all 128 probe digits.")
     parser.add_argument("--run", required=True, help="the run whose recording to print")
     parser.add_argument("--runs-dir", default=None, help="run store folder (default: $DIGITLAB_RUNS_DIR or ./runs)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (default: a readable table)")

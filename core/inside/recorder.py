@@ -8,7 +8,7 @@ once. It draws no random numbers and changes no weights, so a run trains exactly
 without it.
 
 Cost, against the guide's MLP, whose whole epoch (validation and checkpoints included) takes
-tens of milliseconds: every epoch runs the 256 probe digits forward (<1 ms); the heavier snapshot
+tens of milliseconds: every epoch runs the 128 probe digits forward (<1 ms); the heavier snapshot
 (250 test digits forward, histograms, PCA, first-layer images: ~2 ms) only at the epochs
 :func:`core.inside.storage.on_schedule` picks and at the last; ``inside.pt`` is rewritten at most
 once a second and at the run's end, as the store reporter batches its metric rows.
@@ -117,6 +117,7 @@ class InsideRecorder(Callback):
         started = time.perf_counter()
         self.layers = parameter_layers(model)
         self.params = [list(module.parameters(recurse=False)) for _, module in self.layers]
+        self.parameters = [p for params in self.params for p in params]  # layer after layer
         self.sizes = [sum(p.numel() for p in params) for params in self.params]
         self.activations = activation_after(model, [module for _, module in self.layers])
         device = self.params[0][0].device
@@ -125,8 +126,8 @@ class InsideRecorder(Callback):
         # The update ratio's reference: the weights at the run's start, then at each epoch's end. One
         # copy of the weights, parameter by parameter, overwritten in place: no per-epoch allocation of
         # the whole model (the 4x4096 MLP's weights are 214 MB).
-        self.previous = [p.detach().clone() for params in self.params for p in params]
-        self.previous_norm = self._layer_norms([torch.linalg.vector_norm(q) for q in self.previous])[0]
+        self.previous = [p.detach().clone() for p in self.parameters]
+        self.previous_norm = self._layer_norms(list(torch._foreach_norm(self.previous)))[0]
         first = self.layers[0][1]
         header = {
             "layers": [name for name, _ in self.layers], "kinds": [layer_kind(module) for _, module in self.layers],
@@ -213,30 +214,31 @@ class InsideRecorder(Callback):
     @torch.no_grad()
     def on_epoch_end(self, epoch: int, step: int, values: dict[str, float], state: EpochState) -> None:
         started = time.perf_counter()
-        parameters = [p for params in self.params for p in params]
-        weights = [p.detach() for p in parameters]  # the live weights, not copies
+        weights = self.parameters  # the live weights (no_grad: no detaching needed)
         # A parameter without a gradient counts as 0; a model with none at all has no gradient numbers.
-        grads = ([p.grad.detach() if p.grad is not None else torch.zeros_like(w) for p, w in zip(parameters, weights)]
-                 if any(p.grad is not None for p in parameters) else None)
+        grads = ([p.grad if p.grad is not None else torch.zeros_like(p) for p in weights]
+                 if any(p.grad is not None for p in weights) else None)
         snapshot = on_schedule(epoch) or epoch == state.config.epochs
         stats, features = self._probe(state.model, snapshot)
         stats = torch.stack(stats)  # (L, 3): mean, std, dead fraction
-        # One reduction for all three: ‖w‖, ‖w − w_previous‖ and ‖g‖ per parameter, summed per layer.
-        norms = self._layer_norms([torch.linalg.vector_norm(w) for w in weights]
-                                  + [torch.linalg.vector_norm(w - q) for w, q in zip(weights, self.previous)]
-                                  + [torch.linalg.vector_norm(g) for g in grads or weights])  # (weights: a stand-in)
+        # ‖w‖, ‖w − w_previous‖ and ‖g‖ per parameter, one multi-tensor kernel each (the _foreach_ ops
+        # torch.optim and clip_grad_norm_ use: a third of the dispatches), then summed per layer at once.
+        # The difference is taken in place in the reference copy, which then takes the new weights:
+        # no temporary the size of the model.
+        torch._foreach_sub_(self.previous, weights)
+        norms = self._layer_norms([*torch._foreach_norm(weights), *torch._foreach_norm(self.previous),
+                                   *torch._foreach_norm(grads or weights)])  # (weights: a stand-in)
+        torch._foreach_copy_(self.previous, weights)
         weight_norm, moved, grad_norm = norms.unbind()
         row = {"weight_norm": weight_norm,
                "grad_norm": grad_norm if grads is not None else torch.full_like(weight_norm, math.nan),
                "update_ratio": moved / self.previous_norm,
                "dead_fraction": stats[:, 2], "activation_mean": stats[:, 0], "activation_std": stats[:, 1]}
-        for q, w in zip(self.previous, weights):
-            q.copy_(w)
         self.previous_norm = weight_norm
         if snapshot:
             row.update(self._snapshot(weights, grads, features))
-        # Everything to the host at once, here at the epoch's end (on a GPU the only waits of the recording).
-        row = {key: value.cpu() for key, value in row.items()}
+        if self.inputs.device.type != "cpu":  # everything to the host at once: on a GPU, the recording's waits
+            row = {key: value.cpu() for key, value in row.items()}
         row["epoch"] = epoch
         self.record.append(row)
         self.unsaved = True
