@@ -128,8 +128,8 @@ FLAG_HELP = {
     "threads": "CPU threads; 0 = choose automatically",
     "precision": "fp32, or bf16 (bfloat16 autocast of the forward pass; fast on recent GPUs)",
     "compile": "torch.compile the model (slow first steps; a C++ compiler on CPU)",
-    "inside": "record weight and gradient histograms, norms, dead units and a 2-D map of the last hidden layer "
-              "at each epoch's end (python -m core.inside shows them)",
+    "inside": "record per-layer norms, update ratios and dead units every epoch, and histograms, a 2-D map of the "
+              "last hidden layer and first-layer images at epochs 1, 2, 4, 8, ... (python -m core.inside shows them)",
 }
 
 
