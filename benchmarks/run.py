@@ -41,6 +41,7 @@ from benchmarks.report import (
     table,
 )
 from core.config import PRESETS, TrainConfig
+from core.inside.storage import load_inside
 from core.runner.launch import launch
 from core.store.run_store import RunStore
 from core.training.trainer import auto_threads
@@ -59,6 +60,8 @@ MIN_PRESET_ACCURACY, MAX_PRESET_SECONDS = 0.975, 60.0
 MAX_REFRESH_S, MAX_FIRST_METRIC_S, MAX_PEAK_RSS_KIB = 0.050, 3.0, 1024 * 1024
 MAX_FIRST_STEP_ON_SCREEN_S, STRETCH_FIRST_STEP_ON_SCREEN_S = 2.0, 1.2  # click Start → a step on the page
 MAX_WORKER_OVER_PLAIN_LOOP = 1.15  # 20 epochs of the guide's MLP on the embedded digits, with evaluation
+MAX_INSIDE_OVER_PLAIN = 1.05  # the worker's epoch recording the network's insides / without
+INSIDE_EPOCHS = 20
 
 
 @dataclass(frozen=True)
@@ -74,14 +77,15 @@ class Sizes:
     import_images: int
     preset_epochs: int | None  # None: the preset's own
     time_auto: bool  # False: the auto column repeats the column of the thread count auto picked
+    inside_pairs: int  # workers with and without recording the insides, interleaved
 
 
 FULL = Sizes(steps={("mlp", 1): (469, 150), ("mlp", 2): (469, 100), ("cnn", 1): (469, 100), ("cnn", 2): (150, 50)},
              repeats=20, first_metric_repeats=3, overhead_repeats=7, metric_points=10_000, inspect_test=10_000,
-             import_images=5_000, preset_epochs=None, time_auto=True)
+             import_images=5_000, preset_epochs=None, time_auto=True, inside_pairs=10)
 QUICK = Sizes(steps={("mlp", 1): (20, 10), ("mlp", 2): (10, 5), ("cnn", 1): (20, 10), ("cnn", 2): (10, 5)},
               repeats=5, first_metric_repeats=1, overhead_repeats=1, metric_points=10_000, inspect_test=10_000,
-              import_images=500, preset_epochs=1, time_auto=False)
+              import_images=500, preset_epochs=1, time_auto=False, inside_pairs=2)
 
 
 def cell_steps(sizes: Sizes, model: str, threads: int) -> tuple[int, int]:
@@ -341,6 +345,54 @@ def epoch_overhead_section(sizes: Sizes, report: Report) -> None:
                    ratio(result["ratio"]), None if sizes is not FULL else result["ratio"] <= MAX_WORKER_OVER_PLAIN_LOOP)
 
 
+# -- recording the network's insides ---------------------------------------------------------------
+
+
+def inside_section(sizes: Sizes, store: RunStore, report: Report) -> None:
+    """The worker's epoch (guide's MLP, embedded digits, 1 thread) with ``inside`` on and off.
+
+    Workers run in pairs, one of each, back to back (the order flips every pair), so that a change
+    in what else the machine runs tilts neither side; each worker's epoch is its mean over epochs
+    2-20 from the store's ``seconds`` (epoch 1's callbacks onwards: recording, checkpoints,
+    validation included). The target takes the median of the pairs' ratios; the fastest worker of
+    each side is compared too, and so is the recorder's own time as the worker clocked it
+    (``recording_seconds`` in inside.pt), which needs no second run and moves least with the
+    machine's other work.
+    """
+    config = TrainConfig(epochs=INSIDE_EPOCHS, threads=1).validate()
+    epochs: dict[bool, list[float]] = {True: [], False: []}
+    shares = []  # the recorder's own time over the worker's training time, as the worker measured both
+    for pair in range(sizes.inside_pairs):
+        for inside in (True, False) if pair % 2 == 0 else (False, True):
+            progress(f"guide's MLP, {INSIDE_EPOCHS} epochs, inside {'on' if inside else 'off'} "
+                     f"(pair {pair + 1} of {sizes.inside_pairs})")
+            run = run_worker(store, replace(config, inside=inside))
+            elapsed = store.metrics(run.id, ("seconds",))["seconds"]["value"]
+            epochs[inside].append((elapsed[-1] - elapsed[0]) / (len(elapsed) - 1))
+            if inside:
+                shares.append(load_inside(store, run.id)["recording_seconds"] / run.summary["seconds"])
+    median = dashboard_costs.median
+    paired = median([on / off for on, off in zip(epochs[True], epochs[False])])
+    fastest, share = min(epochs[True]) / min(epochs[False]), median(shares)
+    report.add("Recording the network's insides", "\n\n".join([
+        table(["worker's epoch, guide's MLP, embedded digits, 1 thread", "inside off", "inside on", "on / off"], [
+            ["median of the pairs' ratios", "", "", ratio(paired)],
+            ["fastest of the workers", milliseconds(min(epochs[False])), milliseconds(min(epochs[True])),
+             ratio(fastest)],
+            ["median of the workers", milliseconds(median(epochs[False])), milliseconds(median(epochs[True])),
+             ratio(median(epochs[True]) / median(epochs[False]))],
+            ["every worker", " ".join(milliseconds(t) for t in epochs[False]),
+             " ".join(milliseconds(t) for t in epochs[True]), ""],
+            ["the recorder's own time / training time, timed inside each worker (median)", "", f"{share:.1%}",
+             ratio(1 + share)]]),
+        f"{sizes.inside_pairs} pairs of workers, {INSIDE_EPOCHS} epochs each, on and off back to back. An epoch: "
+        "training, validation, checkpoints and predictions, and with inside on the recorder's work at its end "
+        "(every epoch 128 probe digits; a snapshot at epochs 1, 2, 4, 8, 16)."]))
+    report.verdict(f"worker epoch with inside / without ≤ {MAX_INSIDE_OVER_PLAIN:.2f}, guide's MLP, 1 thread",
+                   f"{ratio(paired)} (median of {sizes.inside_pairs} pairs; fastest workers {ratio(fastest)}; "
+                   f"the recorder's own time {share:.1%} of training)", paired <= MAX_INSIDE_OVER_PLAIN)
+
+
 # -- dashboard costs -------------------------------------------------------------------------------
 
 
@@ -570,6 +622,7 @@ def sections(args, sizes: Sizes, root: Path, store: RunStore, report: Report) ->
         steps.append(("speed-up ladder", lambda: ladder_section(store, report, args.quick)))
     if "mlp" in models:
         steps.append(("the worker's per-epoch overhead", lambda: epoch_overhead_section(sizes, report)))
+        steps.append(("recording the insides", lambda: inside_section(sizes, store, report)))
     if not args.no_dashboard:
         steps += [("dashboard costs", lambda: dashboard_section(sizes, root, store, report, args.cpu_wheel_python)),
                   ("guide-format import", lambda: import_section(sizes, report))]

@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
 
 import torch
 import torch.distributed as dist
 
-from core.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from core.config import TrainConfig, add_config_flags, config_from_flags
 from core.data.catalog import load_dataset
 from core.data.digits import DigitData
 from core.results import export
@@ -24,39 +23,11 @@ from core.store.run_store import RunStore, load_checkpoint
 from core.training.distributed import distributed_context
 from core.training.trainer import train
 
-FLAG_HELP = {
-    "dataset": "embedded, mnist, fashion-mnist, kmnist, or a guide-format zip/folder",
-    "model": "mlp or cnn",
-    "hidden": "hidden layer sizes, comma-separated (empty = preset: 50 for mlp, 64 for cnn)",
-    "channels": "CNN conv channels, two comma-separated numbers",
-    "optimizer": ", ".join(OPTIMIZERS),
-    "sampling": "shuffle (each sample once per epoch) or replacement (the guide's random draws)",
-    "schedule": ", ".join(SCHEDULES),
-    "device": "auto, cpu, cuda:N or mps",
-    "threads": "CPU threads; 0 = choose automatically",
-    "precision": "fp32, or bf16 (bfloat16 autocast of the forward pass; fast on recent GPUs)",
-    "compile": "torch.compile the model (slow first steps; a C++ compiler on CPU)",
-    "loader": "tensors (preloaded uint8 digits sliced by index) or dataloader (the tutorial's per-sample PIL "
-              "Dataset + DataLoader: slower, kept to measure the difference)",
-    "channels_last": "CNN only: NHWC memory layout, faster convolutions (--no-channels-last to compare)",
-}
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m core.train", description="Train a digit classifier and record it in the run store.")
-    defaults = TrainConfig()
-    for f in fields(TrainConfig):
-        flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        help_text = f"{FLAG_HELP.get(f.name, f.name.replace('_', ' '))} (default: {shown if shown != '' else 'preset'})"
-        if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        elif isinstance(default, tuple):
-            parser.add_argument(flag, default=None, help=help_text)
-        else:
-            parser.add_argument(flag, type=type(default), default=None, help=help_text)
-    parser.add_argument("--config", help="JSON file of config fields; flags given override it (default: none)")
+    add_config_flags(parser)
     parser.add_argument("--name", default="", help="a name for the run (default: its id)")
     parser.add_argument("--runs-dir", default=None, help="run store folder (default: $DIGITLAB_RUNS_DIR or ./runs)")
     parser.add_argument("--run-id", default=None,
@@ -69,21 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also write the run's metrics as TensorBoard event files under DIR/<run id> at the end "
                              "(needs the tensorboard package; default: off)")
     return parser
-
-
-def config_from_args(args, base: dict | None = None) -> TrainConfig:
-    """``base`` (a parent run's config) < ``--config`` file < flags given on the command line."""
-    values: dict = dict(base or {})
-    if args.config:
-        try:
-            loaded = json.loads(open(args.config).read())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"--config {args.config}: cannot read a JSON object ({exc})") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"--config {args.config} must hold a JSON object of config fields")
-        values.update(loaded)
-    values.update({f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None})
-    return TrainConfig.from_dict(values).validate()
 
 
 def prepare(args, store: RunStore) -> tuple[str, TrainConfig, DigitData, dict | None]:
@@ -100,7 +56,7 @@ def prepare(args, store: RunStore) -> tuple[str, TrainConfig, DigitData, dict | 
             store.finish(args.run_id, "failed", error=str(exc))
             raise
     resume = load_checkpoint(store, args.resume, "last") if args.resume else None
-    config = config_from_args(args, base=resume["config"] if resume else None)
+    config = config_from_flags(args, base=resume["config"] if resume else None)
     if resume and config.epochs <= resume["epoch"]:
         raise ValueError(f"--epochs must be more than the {resume['epoch']} epochs run {args.resume} "
                          f"already trained, got {config.epochs}")
@@ -123,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             run_id, config, data, resume = prepare(args, store)
         else:
             resume = load_checkpoint(store, args.resume, "last") if args.resume else None
-            config = config_from_args(args, base=resume["config"] if resume else None)
+            config = config_from_flags(args, base=resume["config"] if resume else None)
             data = load_dataset(config.dataset, config.val_fraction, config.data_dir)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,6 +7,8 @@ import threading
 import torch
 
 from core.config import TrainConfig
+from core.data.catalog import load_dataset
+from core.inside.recorder import InsideRecorder
 from core.runner.reporter import StoreReporter
 from core.store.run_store import RunStore
 from core.training.callbacks import TrainResult
@@ -46,7 +48,11 @@ def execute(store: RunStore, run_id: str, config: TrainConfig, data=None, resume
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)} if in_main_thread else {}
     try:
-        result = train(config, (reporter,), data=data, resume=resume)
+        callbacks: tuple = (reporter,)
+        if config.inside:  # the recorder picks its probe digits from the data, so it is loaded here
+            data = data if data is not None else load_dataset(config.dataset, config.val_fraction, config.data_dir)
+            callbacks += (InsideRecorder(data, store.run_dir(run_id)),)
+        result = train(config, callbacks, data=data, resume=resume)
     except BaseException as exc:
         try:
             store.finish(run_id, "failed", error=failure_message(exc, store))

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from core.config import TrainConfig
+from core.inside.storage import copy_inside
 from core.runner.warm import REPO_ROOT, WarmWorker
 from core.store import run_files
 from core.store.run_store import RunStore, load_checkpoint
@@ -83,10 +84,11 @@ def launch_replay(store: RunStore, run_id: str, warm: WarmWorker | None = None) 
 
 
 def copy_history(store: RunStore, parent_id: str, child_id: str) -> None:
-    """A resumed run starts with its parent's curves and predictions, so they continue."""
+    """A resumed run starts with its parent's curves, predictions and inside record, so they continue."""
     series = store.metrics(parent_id)
     store.append_metrics(child_id, [(name, s, e, v) for name, values in series.items()
                                     for s, e, v in zip(values["step"], values["epoch"], values["value"])])
     predictions = store.load_tensors(parent_id, run_files.PREDICTIONS)
     if predictions is not None:
         store.save_tensors(child_id, run_files.PREDICTIONS, predictions)
+    copy_inside(store.run_dir(parent_id), store.run_dir(child_id))

@@ -6,6 +6,8 @@ One folder per run, inside the store's root::
     last.pt          checkpoint after the latest epoch (see ``checkpoint_dict``)
     best.pt          checkpoint of the best validation accuracy
     predictions.pt   test-set predicted class and confidence per epoch
+    inside.pt        per-layer histograms, norms, dead units, 2-D map, first-layer images per epoch
+                     (its layout has its own owner, core/inside/storage.py, a layer above this one)
     STOP             present when a stop was requested
     worker.log       stdout/stderr of a worker started by the dashboard
 

@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 
-from core.config import TrainConfig
+from core.config import FLAG_HELP, TrainConfig
 from core.results.sweep_summary import progress_counts, run_rows, summarize
 from core.runner.capacity import MAX_RUNS_ENV, max_concurrent_runs
 from core.store.run_store import RunStore
@@ -23,7 +23,6 @@ from core.sweep.control import create_sweep
 from core.sweep.ladder import create_ladder
 from core.sweep.plan import DEFAULTS, spec_from_text, sweepable_fields
 from core.sweep.scheduler import run_sweep
-from core.train import FLAG_HELP
 
 # List fields: one value joins its numbers with '-', since commas separate the values to try.
 SWEEP_HELP = {"hidden": "hidden layer sizes, one value's layers joined by '-' (e.g. 50,128-64 tries two MLPs)",

@@ -18,6 +18,9 @@ class Callback:
 
     def on_start(self, info: dict) -> None: ...
 
+    def on_model(self, model: nn.Module) -> None:
+        """The model about to train, with its starting weights (a resumed run's loaded); right after on_start."""
+
     def on_log(self, step: int, epoch: float, values: dict[str, float], progress: dict) -> None: ...
 
     def on_epoch_end(self, epoch: int, step: int, values: dict[str, float], state: "EpochState") -> None: ...

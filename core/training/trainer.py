@@ -143,6 +143,7 @@ class Trainer:
     def run(self) -> TrainResult:
         for callback in self.callbacks:
             callback.on_start(self.info)
+            callback.on_model(self.model)
         self.started = time.perf_counter()
         for epoch in range(self.start_epoch, self.config.epochs):
             totals = self._train_epoch(epoch)

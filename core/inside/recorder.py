@@ -1,0 +1,276 @@
+"""The training callback that records a network's insides, all of it at each epoch's end.
+
+Nothing runs during the loop's steps: at an epoch's end the recorder reads the weights and the
+gradients the loop left in ``p.grad`` (those of the epoch's last step: the loop's
+``zero_grad(set_to_none=True)`` only clears them at the next step's start), runs one forward pass
+of fixed probe digits with hooks attached for that pass only, and copies the results to the host
+once. It draws no random numbers and changes no weights, so a run trains exactly as it would
+without it.
+
+Cost, against the guide's MLP, whose whole epoch (validation and checkpoints included) takes
+tens of milliseconds: every epoch runs the 128 probe digits forward (<1 ms); the heavier snapshot
+(250 test digits forward, histograms, PCA, first-layer images: ~2 ms) only at the epochs
+:func:`core.inside.storage.on_schedule` picks and at the last; ``inside.pt`` is rewritten at most
+once a second and at the run's end, as the store reporter batches its metric rows.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from core.data.digits import IMAGE_SIZE, DigitData, normalize
+from core.inside.measures import dead_fraction, histogram, project_2d, quantize
+from core.inside.storage import (
+    MAX_UNITS,
+    PROBE_DIGITS,
+    PROJECTION_DIGITS,
+    Record,
+    on_schedule,
+    read_inside,
+    save_inside,
+)
+from core.models import ACTIVATIONS
+from core.training.callbacks import Callback, EpochState, TrainResult
+
+ACTIVATION_NAMES = {module: name for name, module in ACTIVATIONS.items()}
+POSITIONS_SEED = 0  # which probe and test digits are used never depends on the training seed
+SAVE_EVERY_S = 1.0  # inside.pt is rewritten at most this often while training, and at the end
+
+
+def parameter_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(path, module) of every module holding parameters itself, in registration order.
+
+    Registration order is forward order for Digit Lab's models (each is a chain of Sequentials).
+    """
+    return [(name, module) for name, module in model.named_modules()
+            if next(module.parameters(recurse=False), None) is not None]
+
+
+def activation_after(model: nn.Module, layers: list[nn.Module]) -> list[nn.Module | None]:
+    """For each layer, the activation module that comes right after it (None where none does)."""
+    leaves = [module for module in model.modules() if next(module.children(), None) is None]
+    following = {id(leaf): leaves[i + 1] for i, leaf in enumerate(leaves[:-1])}
+    return [following.get(id(layer)) if type(following.get(id(layer))) in ACTIVATION_NAMES else None
+            for layer in layers]
+
+
+def layer_kind(module: nn.Module) -> str:
+    """What a person calls the layer: 'Linear 784→50', 'Conv2d 1→8 5×5'."""
+    if isinstance(module, nn.Linear):
+        return f"Linear {module.in_features}→{module.out_features}"
+    if isinstance(module, nn.Conv2d):
+        return f"Conv2d {module.in_channels}→{module.out_channels} {'×'.join(map(str, module.kernel_size))}"
+    return type(module).__name__
+
+
+def first_layer_view(module: nn.Module) -> torch.Tensor:
+    """The first layer's weights as images (U ≤ MAX_UNITS, h, w): 28×28 per MLP unit, kh×kw per CNN filter."""
+    weight = module.weight.detach()[:MAX_UNITS]
+    if weight.dim() == 2 and weight.shape[1] == IMAGE_SIZE * IMAGE_SIZE:
+        return weight.reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+    if weight.dim() == 4:  # (out, in, kh, kw): the in-channels stacked vertically (one for digits)
+        return weight.reshape(weight.shape[0], -1, weight.shape[-1])
+    return weight.reshape(weight.shape[0], 1, -1)
+
+
+def fixed_positions(n: int, count: int) -> torch.Tensor:
+    """``count`` positions out of ``n`` (all if fewer), ascending, the same for every run of a dataset."""
+    if n <= count:
+        return torch.arange(n)
+    generator = torch.Generator().manual_seed(POSITIONS_SEED)  # its own generator: the global RNG stays untouched
+    return torch.randperm(n, generator=generator)[:count].sort().values
+
+
+class InsideRecorder(Callback):
+    """Records per-layer numbers and pictures at each epoch's end into ``run_dir/inside.pt`` (see storage).
+
+    Without ``run_dir`` it only keeps them in ``self.record``. A resumed run finds its parent's
+    file copied into ``run_dir`` and continues it from the checkpoint's epoch.
+    """
+
+    def __init__(self, data: DigitData, run_dir: Path | None = None):
+        started = time.perf_counter()
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.probe_split = "val" if data.splits.get("val") is not None and data.splits["val"].numel() else "train"
+        probe_index, test_index = data.splits[self.probe_split], data.splits["test"]
+        self.probe_positions = fixed_positions(len(probe_index), PROBE_DIGITS)
+        self.projection_positions = fixed_positions(len(test_index), PROJECTION_DIGITS)
+        # One batch: the probe digits first, then the test digits of the 2-D map.
+        chosen = torch.cat([probe_index[self.probe_positions], test_index[self.projection_positions]])
+        self.images = data.images[chosen]
+        self.projection_labels = data.labels[test_index[self.projection_positions]].to(torch.uint8)
+        self.steps_per_epoch, self.start_epoch = 0, 0
+        self.record: Record | None = None
+        self.last_save, self.unsaved = time.monotonic(), False
+        self.spent = time.perf_counter() - started  # seconds of this run spent recording (the file says so)
+
+    def on_start(self, info: dict) -> None:
+        self.steps_per_epoch, self.start_epoch = info["steps_per_epoch"], info["start_epoch"]
+        self.last_save = time.monotonic()  # the first write comes a second in (or at the end), not at epoch 1
+
+    def on_model(self, model: nn.Module) -> None:
+        started = time.perf_counter()
+        self.layers = parameter_layers(model)
+        self.params = [list(module.parameters(recurse=False)) for _, module in self.layers]
+        self.parameters = [p for params in self.params for p in params]  # layer after layer
+        self.sizes = [sum(p.numel() for p in params) for params in self.params]
+        self.activations = activation_after(model, [module for _, module in self.layers])
+        device = self.params[0][0].device
+        self.inputs = normalize(self.images.to(device))  # (m + n, 1, 28, 28), moved once
+        self.layer_of = torch.tensor([i for i, params in enumerate(self.params) for _ in params], device=device)
+        # The update ratio's reference: the weights at the run's start, then at each epoch's end. One
+        # copy of the weights, parameter by parameter, overwritten in place: no per-epoch allocation of
+        # the whole model (the 4x4096 MLP's weights are 214 MB).
+        self.previous = [p.detach().clone() for p in self.parameters]
+        self.previous_norm = self._layer_norms(list(torch._foreach_norm(self.previous)))[0]
+        first = self.layers[0][1]
+        header = {
+            "layers": [name for name, _ in self.layers], "kinds": [layer_kind(module) for _, module in self.layers],
+            "activations": [ACTIVATION_NAMES[type(a)] if a is not None else "" for a in self.activations],
+            "parameters": torch.tensor(self.sizes),
+            "steps_per_epoch": self.steps_per_epoch,
+            "projection_positions": self.projection_positions.to(torch.int32),
+            "projection_labels": self.projection_labels, "probe_split": self.probe_split,
+            "probe_positions": self.probe_positions.to(torch.int32),
+            "first_layer_name": self.layers[0][0], "first_layer_units": int(first.weight.shape[0]),
+        }
+        self.record = self._continued(header) or Record(header)
+        previous = [row for row in self.record.rows if "projection" in row]
+        self.last_projection = previous[-1]["projection"].to(device) if previous else None
+        self.spent += time.perf_counter() - started
+
+    def _continued(self, header: dict) -> Record | None:
+        """The parent's recording up to the checkpoint's epoch, if this run resumes one with the same layers."""
+        if self.run_dir is None:
+            return None
+        try:
+            payload = read_inside(self.run_dir)
+        except ValueError as exc:
+            print(f"warning: starting a new record of the network's insides: {exc}", file=sys.stderr)
+            return None
+        if payload is None or payload["layers"] != header["layers"] or not torch.equal(
+                payload["projection_positions"], header["projection_positions"]):
+            return None
+        record = Record.from_payload(payload)
+        record.header = header  # this run's steps per epoch and positions
+        record.truncate(self.start_epoch)
+        return record
+
+    def _layer_norms(self, norms: list[torch.Tensor]) -> torch.Tensor:
+        """Per-layer ‖·‖₂ (K, L) from K groups of per-parameter norms (K·P 0-dim tensors, each group in layer order)."""
+        squares = torch.stack(norms).square().reshape(-1, len(self.layer_of))
+        total = squares.new_zeros(len(squares), len(self.params))
+        return total.index_add_(1, self.layer_of, squares).sqrt()
+
+    def _layer_flat(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Each layer's tensors (weights, then bias) as one flat tensor."""
+        flat, start = [], 0
+        for params in self.params:
+            flat.append(torch.cat([t.reshape(-1) for t in tensors[start:start + len(params)]]))
+            start += len(params)
+        return flat
+
+    @torch.no_grad()
+    def _probe(self, model: nn.Module, snapshot: bool) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """One eval-mode forward: per-layer [mean, std, dead fraction] of the probe digits' activations.
+
+        With ``snapshot`` the map's test digits ride along in the same batch, and their last hidden
+        layer's features (n, width) come back too; otherwise None.
+        """
+        m = len(self.probe_positions)
+        nan = self.inputs.new_tensor(math.nan)
+        stats: list = [None] * len(self.layers)
+        captured: dict = {}
+
+        def after(i: int, relu: bool):
+            def hook(module, inputs, output):
+                probe = output[:m]  # mean() and std() apart: ~4x faster than torch.std_mean on a CPU
+                stats[i] = torch.stack([probe.mean(), probe.std(), dead_fraction(probe) if relu else nan])
+            return hook
+
+        def last_input(module, inputs):
+            captured["features"] = inputs[0][m:].flatten(1)  # (n, width of the last hidden layer)
+
+        handles = [(activation if activation is not None else module).register_forward_hook(
+            after(i, isinstance(activation, nn.ReLU))) for i, ((_, module), activation)
+            in enumerate(zip(self.layers, self.activations))]
+        if snapshot:
+            handles.append(self.layers[-1][1].register_forward_pre_hook(last_input))
+        was_training = model.training
+        model.eval()  # dropout off: the probe sees the network as evaluation does
+        try:
+            model(self.inputs if snapshot else self.inputs[:m])
+        finally:
+            model.train(was_training)
+            for handle in handles:
+                handle.remove()
+        return stats, captured.get("features")
+
+    @torch.no_grad()
+    def on_epoch_end(self, epoch: int, step: int, values: dict[str, float], state: EpochState) -> None:
+        started = time.perf_counter()
+        weights = self.parameters  # the live weights (no_grad: no detaching needed)
+        # A parameter without a gradient counts as 0; a model with none at all has no gradient numbers.
+        grads = ([p.grad if p.grad is not None else torch.zeros_like(p) for p in weights]
+                 if any(p.grad is not None for p in weights) else None)
+        snapshot = on_schedule(epoch) or epoch == state.config.epochs
+        stats, features = self._probe(state.model, snapshot)
+        stats = torch.stack(stats)  # (L, 3): mean, std, dead fraction
+        # ‖w‖, ‖w − w_previous‖ and ‖g‖ per parameter, one multi-tensor kernel each (the _foreach_ ops
+        # torch.optim and clip_grad_norm_ use: a third of the dispatches), then summed per layer at once.
+        # The difference is taken in place in the reference copy, which then takes the new weights:
+        # no temporary the size of the model.
+        torch._foreach_sub_(self.previous, weights)
+        norms = self._layer_norms([*torch._foreach_norm(weights), *torch._foreach_norm(self.previous),
+                                   *torch._foreach_norm(grads or weights)])  # (weights: a stand-in)
+        torch._foreach_copy_(self.previous, weights)
+        weight_norm, moved, grad_norm = norms.unbind()
+        row = {"weight_norm": weight_norm,
+               "grad_norm": grad_norm if grads is not None else torch.full_like(weight_norm, math.nan),
+               "update_ratio": moved / self.previous_norm,
+               "dead_fraction": stats[:, 2], "activation_mean": stats[:, 0], "activation_std": stats[:, 1]}
+        self.previous_norm = weight_norm
+        if snapshot:
+            row.update(self._snapshot(weights, grads, features))
+        if self.inputs.device.type != "cpu":  # everything to the host at once: on a GPU, the recording's waits
+            row = {key: value.cpu() for key, value in row.items()}
+        row["epoch"] = epoch
+        self.record.append(row)
+        self.unsaved = True
+        if time.monotonic() - self.last_save >= SAVE_EVERY_S:
+            self.save()
+        self.spent += time.perf_counter() - started
+
+    def _snapshot(self, weights: list[torch.Tensor], grads: list[torch.Tensor] | None,
+                  features: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Histograms, the 2-D map and first-layer images: the heavy part, on the device."""
+        weight_hist = [histogram(part) for part in self._layer_flat(weights)]
+        grad_hist = ([histogram(part) for part in self._layer_flat(grads)] if grads is not None
+                     else [(torch.zeros_like(counts), torch.zeros_like(edges)) for counts, edges in weight_hist])
+        part = {"weight_counts": torch.stack([c for c, _ in weight_hist]),
+                "weight_edges": torch.stack([e for _, e in weight_hist]),
+                "grad_counts": torch.stack([c for c, _ in grad_hist]),
+                "grad_edges": torch.stack([e for _, e in grad_hist])}
+        if features is not None and len(features):
+            part["projection"], part["projection_variance"] = project_2d(features, self.last_projection)
+        else:  # a dataset with no test digits: an empty map
+            part["projection"], part["projection_variance"] = weights[0].new_zeros(0, 2), weights[0].new_zeros(2)
+        self.last_projection = part["projection"] if len(part["projection"]) else None
+        part["first_layer"], part["first_layer_scale"] = quantize(first_layer_view(self.layers[0][1]))
+        return part
+
+    def save(self) -> None:
+        if self.run_dir is not None and self.record is not None and self.unsaved:
+            self.record.header["recording_seconds"] = self.spent  # up to this write
+            save_inside(self.run_dir, self.record)
+            self.last_save, self.unsaved = time.monotonic(), False
+
+    def on_end(self, result: TrainResult) -> None:
+        started = time.perf_counter()
+        self.save()
+        self.spent += time.perf_counter() - started
