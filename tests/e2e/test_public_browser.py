@@ -8,6 +8,7 @@ import threading
 import urllib.request
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from core.store.run_store import RunStore
@@ -66,9 +67,21 @@ def sidebar(page):
 
 
 def options_of(page, key: str) -> list[str]:
-    """The options a selectbox offers, read by opening it."""
-    page.locator(f".st-key-{key} input").click()
-    page.get_by_role("option").first.wait_for()
+    """The options a selectbox offers, read by opening it.
+
+    A rerun that lands just after the click redraws the box and closes its list, so the click
+    is tried again (three times) once the page is idle.
+    """
+    for attempt in range(3):
+        wait_idle(page)
+        page.locator(f".st-key-{key} input").click()
+        try:
+            page.get_by_role("option").first.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
     found = page.get_by_role("option").all_inner_texts()
     page.keyboard.press("Escape")
     return found
