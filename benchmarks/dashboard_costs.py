@@ -25,6 +25,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SAMPLE_EVERY_S = 0.1  # memory sampling period
 POLL_EVERY_S = 0.05  # how often "the page" looks for the first metric
 PAGE_TIMEOUT_MS = 60_000
+OVERLAP_EPOCHS = 40  # the default MLP for this many epochs, when several runs must train at once
 
 
 def timings(work: Callable[[], object], repeats: int) -> list[float]:
@@ -304,12 +305,13 @@ def show_app(page, url: str) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
 
 
-def peak_memory(root: Path, config: TrainConfig) -> dict:
+def peak_memory(root: Path, config: TrainConfig, runs: int = 1) -> dict:
     """Peak memory of the Streamlit server, its warm worker and a default run, sampled every 100 ms.
 
     A Streamlit script runs only while a browser session is connected, so a real browser opens
     the Train page and presses Start, as a user does: the run is forked from the server's warm
-    worker, which is counted too. Without a browser the run is launched cold from here.
+    worker, which is counted too. Without a browser the run is launched cold from here. With
+    ``runs`` > 1 Start is pressed that many times, so that many default runs train at once.
     """
     runs_dir, data_dir = root / "server-runs", root / "server-data"
     store = RunStore(runs_dir)
@@ -317,15 +319,25 @@ def peak_memory(root: Path, config: TrainConfig) -> dict:
         urllib.request.urlopen(server.url, timeout=30).read()
         browser = open_browser_page(server.url)
         try:
+            run_ids = []
             if browser is None:
-                run_id, viewer, warm = launch(store, config), "none", None
+                run_ids, viewer, warm = [launch(store, config) for _ in range(runs)], "none", None
             else:
                 warm = wait_warm_worker(server.process.pid)
-                browser[2].get_by_role("button", name="Start training").click()
-                run_id, viewer = _new_run(store), "watching"
-            processes = {"server": server.process.pid, "warm": warm, "worker": _pid_of(store, run_id)}
-            samples = sample_until_finished(store, run_id, processes)
-            run = store.get(run_id)
+                if runs > 1:  # long enough that the runs overlap: a default run trains for about a second
+                    browser[2].get_by_role("spinbutton", name="Epochs").fill(str(OVERLAP_EPOCHS))
+                    browser[2].get_by_role("spinbutton", name="Epochs").press("Enter")
+                for _ in range(runs):
+                    known = {run.id for run in store.list_runs()}
+                    browser[2].wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+                    browser[2].get_by_role("button", name="Start training").click()
+                    run_ids.append(_new_run(store, known))
+                viewer = "watching"
+            workers = {("worker" if index == 0 else f"worker{index + 1}"): _pid_of(store, run_id)
+                       for index, run_id in enumerate(run_ids)}
+            processes = {"server": server.process.pid, "warm": warm, **workers}
+            samples = sample_until_finished(store, run_ids, processes)
+            run = store.get(run_ids[0])
             server_hwm = memory_kib(server.process.pid).get("VmHWM")
             warm_hwm = memory_kib(processes["warm"]).get("VmHWM", 0) if processes["warm"] else 0
         finally:
@@ -333,15 +345,15 @@ def peak_memory(root: Path, config: TrainConfig) -> dict:
                 browser[1].close()
                 browser[0].stop()
     return {**samples, "server_hwm": server_hwm, "warm_hwm": warm_hwm, "browser": viewer, "status": run.status,
-            "import_torch": import_torch_kib()}
+            "runs": runs, "import_torch": import_torch_kib()}
 
 
-def _new_run(store: RunStore, timeout_s: float = 60.0) -> str:
+def _new_run(store: RunStore, known: set[str], timeout_s: float = 60.0) -> str:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        runs = store.list_runs()
-        if runs:
-            return runs[0].id
+        new = [run.id for run in store.list_runs() if run.id not in known]
+        if new:
+            return new[0]
         time.sleep(0.05)
     raise TimeoutError("Start made no run")
 
@@ -374,11 +386,10 @@ def cmdline(pid: int) -> bytes:
         return b""
 
 
-def sample_until_finished(store: RunStore, run_id: str, processes: dict[str, int | None],
+def sample_until_finished(store: RunStore, run_ids: list[str], processes: dict[str, int | None],
                           timeout_s: float = 600.0) -> dict:
-    """Peaks of each process's RSS, of their sums (RSS and PSS), and the worker's VmHWM before it exited."""
-    peak = {"server_rss": 0, "warm_rss": 0, "worker_rss": 0, "sum_rss": 0, "sum_pss": 0, "worker_hwm": 0,
-            "samples": 0}
+    """Peaks of each process's RSS, of their sums (RSS and PSS), and the first worker's VmHWM before it exited."""
+    peak = {f"{name}_rss": 0 for name in processes} | {"sum_rss": 0, "sum_pss": 0, "worker_hwm": 0, "samples": 0}
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         memory = {name: memory_kib(pid) if pid else {} for name, pid in processes.items()}
@@ -389,20 +400,22 @@ def sample_until_finished(store: RunStore, run_id: str, processes: dict[str, int
         peak["sum_rss"] = max(peak["sum_rss"], sum(m.get("VmRSS", 0) for m in memory.values()))
         peak["sum_pss"] = max(peak["sum_pss"], sum(m.get("Pss", 0) for m in memory.values()))
         peak["samples"] += 1
-        if store.get(run_id).status in FINISHED and not memory["worker"]:
+        workers_gone = not any(memory[name] for name in processes if name.startswith("worker"))
+        if workers_gone and all(store.get(run_id).status in FINISHED for run_id in run_ids):
             return peak
         time.sleep(SAMPLE_EVERY_S)
-    store.request_stop(run_id)
-    raise TimeoutError(f"the default run {run_id} did not finish within {timeout_s:.0f} s")
+    for run_id in run_ids:
+        store.request_stop(run_id)
+    raise TimeoutError(f"the default runs {run_ids} did not finish within {timeout_s:.0f} s")
 
 
-def peak_memory_with(python: str, root: Path, timeout_s: float = 900.0) -> dict:
+def peak_memory_with(python: str, root: Path, runs: int = 1, timeout_s: float = 900.0) -> dict:
     """``peak_memory`` measured under another interpreter (a venv with the CPU-only torch wheel, say).
 
     Server and worker both run on that interpreter, since each starts with ``sys.executable``.
     """
-    done = subprocess.run([python, "-m", "benchmarks.dashboard_costs", "peak-memory", str(root)], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=timeout_s)
+    done = subprocess.run([python, "-m", "benchmarks.dashboard_costs", "peak-memory", str(root), str(runs)],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout_s)
     if done.returncode != 0:
         raise RuntimeError(f"{python} could not measure memory:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -424,9 +437,10 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-if __name__ == "__main__":  # python -m benchmarks.dashboard_costs peak-memory ROOT: one JSON line
-    if sys.argv[1:2] != ["peak-memory"] or len(sys.argv) != 3:
-        raise SystemExit("usage: python -m benchmarks.dashboard_costs peak-memory ROOT")
+if __name__ == "__main__":  # python -m benchmarks.dashboard_costs peak-memory ROOT [RUNS]: one JSON line
+    if sys.argv[1:2] != ["peak-memory"] or len(sys.argv) not in (3, 4):
+        raise SystemExit("usage: python -m benchmarks.dashboard_costs peak-memory ROOT [RUNS]")
     import torch
 
-    print(json.dumps({**peak_memory(Path(sys.argv[2]), TrainConfig().validate()), "torch": torch.__version__}))
+    runs = int(sys.argv[3]) if len(sys.argv) == 4 else 1
+    print(json.dumps({**peak_memory(Path(sys.argv[2]), TrainConfig().validate(), runs), "torch": torch.__version__}))

@@ -489,6 +489,15 @@ def memory_rows(root: Path, report: Report, cpu_python: str | None) -> list[list
                  ["for scale: VmHWM of a bare `python -c 'import torch'`", megabytes(memory["import_torch"])],
                  ["memory: who was watching", f"{viewer}; sampled every 100 ms ({memory['samples']} samples); "
                                               f"the run ended {memory['status']}"]]
+    progress("peak memory: server + warm worker + two default runs at once, as hosted")
+    two = dashboard_costs.peak_memory_with(cpu_python or sys.executable, root / "memory-two-runs", runs=2)
+    report.verdict("peak PSS of server + warm worker + two default runs at once ≤ 1 GB (hosted setup)",
+                   f"{megabytes(two['sum_pss'])}, torch {two['torch']}",
+                   two["sum_pss"] <= MAX_PEAK_RSS_KIB if cpu_python else None,
+                   "" if cpu_python else "for information: hosted deployments use the CPU wheel")
+    rows += [["**two default runs at once** (Start pressed twice)", f"torch {two['torch']}"],
+             ["peak PSS, server + warm worker + both runs", megabytes(two["sum_pss"])],
+             ["peak RSS, all four (sampled together)", megabytes(two["sum_rss"])]]
     if not cpu_python:
         report.missing("peak memory with the CPU-only torch wheel: not measured (make bench-cpu-wheel first)")
     return rows
