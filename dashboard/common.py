@@ -63,14 +63,14 @@ def dataset(name: str = "embedded", val_fraction: float = 0.1, data_dir: str = "
 def store() -> RunStore:
     """The run store named by DIGITLAB_RUNS_DIR (default ./runs); one object per folder.
 
-    In public mode it acts as this session's workspace: it lists only what the workspace may
+    In public mode it acts as the visitor's workspace: it lists only what the workspace may
     see, and refuses what it may not change (core.store.access)."""
     base = _store(str(default_runs_dir().resolve()))
     return base.acting_as(workspace.actor(base)) if workspace.public() else base
 
 
 def datasets(data_dir: Path, include_absent: bool = False) -> list[tuple[str, str]]:
-    """(name, label) of the datasets this session may pick: in public mode, only its own uploads."""
+    """(name, label) of the datasets the visitor may pick: in public mode, only its own uploads."""
     return workspaces.visible_datasets(store(), data_dir, include_absent)
 
 

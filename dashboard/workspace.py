@@ -1,4 +1,4 @@
-"""Public mode: which workspace this session acts as, the runs it opened through share links, its limits.
+"""Public mode: which workspace a browser session acts as, the runs it opened through share links, its limits.
 
 Off unless ``DIGITLAB_PUBLIC=1`` (in the environment, or the same key in Streamlit secrets); then
 laptop mode's single implicit workspace gives way to one per visitor. A session acts as the
@@ -89,7 +89,7 @@ def workspace_id(base: RunStore) -> str:
 
 
 def shared_runs(base: RunStore) -> frozenset[str]:
-    """Runs this session opened through ``?share=TOKEN`` links; a new link also selects its run on every page."""
+    """Runs this browser session opened through ``?share=TOKEN`` links; a new link selects its run on every page."""
     opened: dict = st.session_state.setdefault("ws_shared", {})  # token -> run id, or None for a dead link
     token = st.query_params.get("share", "")
     if token and token not in opened:

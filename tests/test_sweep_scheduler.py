@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from core.store.sweep_store import SweepStore, sweep_tag
 from core.sweep.control import create_sweep, resume_sweep, start_scheduler, stop_sweep
 from core.sweep.plan import spec_from_text
 from core.sweep.scheduler import run_sweep
+from tests.helpers_waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,16 +31,6 @@ def fake_python(tmp_path, monkeypatch) -> str:
     script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "tests/fakes/worker.py"}" "$@"\n')
     script.chmod(0o755)
     return str(script)
-
-
-def wait_until(condition, timeout_s: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def most_at_once(journal: Path) -> int:

@@ -12,16 +12,7 @@ from core.runner.launch import launch
 from core.runner.warm import WarmWorker
 from core.store import run_files
 from core.store.run_store import FINISHED, RunStore, load_checkpoint
-
-
-def wait_until(predicate, timeout: float = 120, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"not within {timeout} s")
+from tests.helpers_waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +76,7 @@ def test_a_server_started_before_the_digits_were_ever_cached_serves_runs(tmp_pat
         assert fresh.wait_ready()
         store = RunStore(tmp_path / "runs")
         run_id = launch(store, TrainConfig(epochs=1, threads=1).validate(), warm=fresh)
-        wait_until(lambda: store.get(run_id).status in FINISHED, timeout=90)
+        wait_until(lambda: store.get(run_id).status in FINISHED, timeout_s=90)
         assert store.get(run_id).status == "completed", store.log_tail(run_id)
     finally:
         fresh.close()
