@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,9 @@ from core.runner.execute import execute
 from core.runner.launch import launch, launch_resume
 from core.store import run_files
 from core.store.run_store import RunStore, load_run_model
+from tests.helpers_waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def wait_until(predicate, timeout: float = 90, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("condition not met in time")
 
 
 def test_sigkill_mid_epoch_marks_interrupted_keeps_metrics_and_resumes(tmp_path):
@@ -95,7 +85,7 @@ def test_two_writers_and_several_readers_lose_nothing(tmp_path):
     readers = [threading.Thread(target=read) for _ in range(3)]
     for thread in readers:
         thread.start()
-    wait_until(lambda: all(not store.get(i).active for i in ids), timeout=120)
+    wait_until(lambda: all(not store.get(i).active for i in ids), timeout_s=120)
     stop.set()
     for thread in readers:
         thread.join()
