@@ -7,7 +7,9 @@ this process at the same thread count, alternately, on the same data:
 - the reference: a plain loop with the trainer's optimizer and batching that also evaluates
   validation and test after every epoch, and records nothing;
 - the worker: ``core.runner.execute.execute``, exactly what ``python -m core.train`` runs,
-  writing metrics, progress, last/best checkpoints and per-epoch test predictions to a store.
+  writing metrics, progress, last/best checkpoints, per-epoch test predictions and the record of
+  the network's insides to a store; timed from its first step until all of that is on disk
+  (writes still queued at the last epoch's end count).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from core.data.catalog import load_dataset
 from core.data.digits import DigitData, normalize
 from core.runner.execute import execute
 from core.store.run_store import RunStore
+from core.training.callbacks import Callback
 from core.training.evaluation import evaluate_split
 from core.training.optim import make_optimizer
 
@@ -49,11 +52,23 @@ def plain_loop_with_evaluation(config: TrainConfig, data: DigitData) -> float:
     return time.perf_counter() - start
 
 
+class Clock(Callback):
+    """Called after the store's callbacks: from just before the first step to after their last write."""
+
+    def on_model(self, model) -> None:
+        self.started = time.perf_counter()
+
+    def on_end(self, result) -> None:
+        self.seconds = time.perf_counter() - self.started
+
+
 def worker(config: TrainConfig, data: DigitData, root: str) -> float:
-    """Seconds of training as the worker reports them (start-up and data loading excluded)."""
+    """Seconds from the worker's first step until everything it records is written (start-up excluded)."""
     store = RunStore(root)
     run_id = store.create_run(config.to_dict())
-    return execute(store, run_id, config, data=data).seconds
+    clock = Clock()
+    execute(store, run_id, config, data=data, callbacks=(clock,))
+    return clock.seconds
 
 
 def worker_vs_plain_loop(epochs: int = 20, repeats: int = 5, threads: int = 1) -> dict:

@@ -16,6 +16,7 @@ from core.config import TrainConfig, model_from_config
 from core.data.catalog import load_dataset
 from core.data.digits import DigitData
 from core.data.torchvision_sets import RAW_FILES, TORCHVISION_SETS
+from core.store import run_files
 from core.store.run_store import RunStore
 
 BATCH_SIZE = 128
@@ -112,7 +113,7 @@ def live_store(root: Path, points: int, epochs: int = 50) -> tuple[RunStore, str
 def inspect_store(root: Path, n_test: int, epochs: int = 15) -> tuple[RunStore, str]:
     """A finished CNN run over an ``mnist`` folder whose test split has ``n_test`` digits.
 
-    Its predictions.pt and last.pt are written in the worker's format, with predictions that
+    Its predictions and last.pt are written in the worker's format, with predictions that
     improve epoch by epoch (so the "learned when" numbers have work to do).
     """
     embedded = load_dataset("embedded")
@@ -129,9 +130,7 @@ def inspect_store(root: Path, n_test: int, epochs: int = 15) -> tuple[RunStore, 
         guess = torch.where(wrong, (labels + 1 + torch.randint(0, 9, labels.shape, generator=generator)) % 10, labels)
         predicted.append(guess.to(torch.uint8))
         confidence.append((0.5 + 0.5 * torch.rand(len(labels), generator=generator)).to(torch.float16))
-    store.save_tensors(run_id, "predictions.pt", {"epochs": torch.arange(1, epochs + 1),
-                                                  "predicted": torch.stack(predicted),
-                                                  "confidence": torch.stack(confidence)})
+    run_files.save_predictions(store.run_dir(run_id), list(range(1, epochs + 1)), predicted, confidence)
     model = model_from_config(config)
     store.save_tensors(run_id, "last.pt", {"model": model.state_dict(), "config": config.to_dict(), "epoch": epochs,
                                            "step": epochs * 100})

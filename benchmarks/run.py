@@ -43,7 +43,7 @@ from benchmarks.report import (
 from core.config import PRESETS, TrainConfig
 from core.inside.storage import load_inside
 from core.runner.launch import launch
-from core.store.run_store import RunStore
+from core.store.run_store import RunStore, load_predictions
 from core.training.trainer import auto_threads
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -287,7 +287,7 @@ def accuracy_by_epoch(store: RunStore, run) -> list[float]:
     from core.data.catalog import load_dataset
 
     labels = load_dataset(run.config["dataset"], run.config["val_fraction"]).split("test")[1]
-    predictions = store.load_tensors(run.id, "predictions.pt")
+    predictions = load_predictions(store, run.id)
     return [(row.long() == labels).float().mean().item() for row in predictions["predicted"]]
 
 

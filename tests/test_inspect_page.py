@@ -17,7 +17,7 @@ from core.data.catalog import load_dataset
 from core.results import inspection
 from core.runner.execute import execute
 from core.store import run_files
-from core.store.run_store import RunStore
+from core.store.run_store import RunStore, load_predictions
 
 PAGE = str(Path(__file__).resolve().parents[1] / "dashboard/app_pages/inspect.py")
 
@@ -113,8 +113,7 @@ def test_summary_refuses_missing_and_mismatched_runs(tmp_path):
     with pytest.raises(ValueError, match="no test predictions yet"):
         inspection.inspect_summary(store, run_id)
     labels, epochs, predicted, confidence = synthetic(n=999)  # the embedded test split has 1,000
-    store.save_tensors(run_id, run_files.PREDICTIONS,
-                       {"epochs": epochs, "predicted": predicted, "confidence": confidence})
+    run_files.save_predictions(store.run_dir(run_id), epochs.tolist(), list(predicted), list(confidence))
     with pytest.raises(ValueError, match="dataset changed"):
         inspection.inspect_summary(store, run_id)
 
@@ -205,7 +204,7 @@ def test_checkpoint_of_another_model_shape_is_reported_and_the_predictions_still
     checkpoint = source.load_tensors(finished[1], "last.pt")  # weights of a 784-50-10 MLP ...
     checkpoint["config"] = config.to_dict()  # ... labelled as 784-30-10
     store.save_tensors(run_id, "last.pt", checkpoint)
-    store.save_tensors(run_id, run_files.PREDICTIONS, source.load_tensors(finished[1], run_files.PREDICTIONS))
+    shutil.copy(Path(finished[0]) / finished[1] / run_files.PREDICTIONS, store.run_dir(run_id))
     store.finish(run_id, "completed")
     at = open_page(runs_dir, monkeypatch)
     assert not at.exception
@@ -241,15 +240,20 @@ def test_a_run_still_training_is_inspectable(finished, runs_dir, monkeypatch):
     store = RunStore(runs_dir)
     run_id = store.create_run(TrainConfig().to_dict(), status="running")  # owned by this live process
     shutil.copy(Path(finished[0]) / finished[1] / "last.pt", store.run_dir(run_id))
-    predictions = RunStore(finished[0]).load_tensors(finished[1], run_files.PREDICTIONS)
-    store.save_tensors(run_id, run_files.PREDICTIONS, {name: value[:2] for name, value in predictions.items()})
+    predictions = load_predictions(RunStore(finished[0]), finished[1])
+
+    def save(epochs: int) -> None:
+        run_files.save_predictions(store.run_dir(run_id), predictions["epochs"][:epochs].tolist(),
+                                   list(predictions["predicted"][:epochs]), list(predictions["confidence"][:epochs]))
+
+    save(2)
     at = open_page(runs_dir, monkeypatch)
     assert not at.exception and not at.error
     assert metric(at, "Test accuracy") == "still training"
     assert metric(at, "Accuracy after epoch 2")
     assert any("Still training" in c.value for c in at.caption)
     assert len(gallery_captions(at)) == 40
-    store.save_tensors(run_id, run_files.PREDICTIONS, predictions)  # epoch 3 finishes
+    save(3)  # epoch 3 finishes
     at.button(key="inspect_refresh").click().run()
     assert metric(at, "Accuracy after epoch 3"), "a user watching the latest epoch follows the new one"
 

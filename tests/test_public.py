@@ -12,7 +12,7 @@ from core.runner.execute import execute
 from core.runner.launch import launch, launch_replay, launch_resume
 from core.store import run_files, workspaces
 from core.store.access import Actor, LimitReached, Limits, NotAllowed, parameter_count
-from core.store.run_store import RunStore
+from core.store.run_store import RunStore, load_predictions
 from tests.helpers_archives import guide_files, zip_bytes
 
 A, B = "a" * 22, "b" * 22
@@ -57,7 +57,9 @@ def test_a_workspace_sees_its_runs_and_the_shell_examples_never_anothers(store):
     with pytest.raises(NotAllowed, match="not in your workspace"):
         seen.metrics(theirs)
     with pytest.raises(NotAllowed):
-        seen.load_tensors(theirs, run_files.PREDICTIONS)
+        seen.load_tensors(theirs, run_files.LAST)
+    with pytest.raises(NotAllowed):
+        load_predictions(seen, theirs)
     assert seen.metrics(example) == {}  # examples are readable
     assert {run.id for run in store.list_runs()} == {mine, theirs, example}  # laptop mode: everything
 

@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from core.config import TrainConfig
+from core.data.catalog import load_dataset
+from core.data.digits import normalize
 from core.runner.execute import execute
 from core.runner.launch import launch
-from core.store.run_store import RunStore, load_run_model
+from core.store.run_store import RunStore, load_predictions, load_run_model
 
 
 def test_round_trip_while_a_reader_polls(tmp_path):
@@ -52,12 +54,15 @@ def test_checkpoint_loads_with_weights_only_and_predicts_like_the_run(tmp_path):
     checkpoint = torch.load(store.run_dir(run_id) / "last.pt", weights_only=True)
     assert checkpoint["epoch"] == 2 and checkpoint["config"]["model"] == "mlp"
     model, _ = load_run_model(store, run_id)
-    from core.data.catalog import load_dataset
     from core.training.evaluation import evaluate_split
     accuracy = evaluate_split(model, *load_dataset().split("test"))["accuracy"].item()
     assert accuracy == pytest.approx(result.test_accuracy)
-    predictions = store.load_tensors(run_id, "predictions.pt")
+    predictions = load_predictions(store, run_id)
+    assert predictions["epochs"].tolist() == [1, 2]
     assert predictions["predicted"].shape == (2, 1000) and predictions["predicted"].dtype == torch.uint8
+    with torch.no_grad():
+        final_answers = model(normalize(load_dataset().split("test")[0])).argmax(1)
+    assert torch.equal(predictions["predicted"][-1].long(), final_answers), "the last row is the final model's"
 
 
 def test_a_dead_worker_leaves_its_run_interrupted_with_the_reason(tmp_path):

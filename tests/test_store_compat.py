@@ -6,11 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from core.results import export
 from core.results.inspection import inspect_summary
-from core.store.run_store import RunStore, load_checkpoint, load_run_model
+from core.store.run_store import RunStore, load_checkpoint, load_predictions, load_run_model
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests/fixtures/store_v1"
@@ -58,6 +59,11 @@ def test_old_run_resumes_from_the_command_line(old_store):
     child = old_store.get(result["run_id"])
     assert child.parent_id == RUN_ID and child.origin == "resume"
     assert old_store.metrics(child.id, ("val_accuracy",))["val_accuracy"]["epoch"] == [1.0, 2.0, 3.0]
+    # The parent's whole-history predictions.pt carries on as the child's appended log.
+    inherited, continued = load_predictions(old_store, RUN_ID), load_predictions(old_store, child.id)
+    assert continued["epochs"].tolist() == [1, 2, 3]
+    assert torch.equal(continued["predicted"][:2], inherited["predicted"])
+    assert torch.equal(continued["confidence"][:2], inherited["confidence"])
 
 
 @pytest.mark.parametrize("page", ["inspect", "runs"])

@@ -11,7 +11,7 @@ from core.data.catalog import load_dataset
 from core.inside.recorder import InsideRecorder
 from core.runner.reporter import StoreReporter
 from core.store.run_store import RunStore
-from core.training.callbacks import TrainResult
+from core.training.callbacks import Callback, TrainResult
 from core.training.trainer import train
 
 
@@ -33,8 +33,11 @@ def failure_message(exc: BaseException, store: RunStore) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def execute(store: RunStore, run_id: str, config: TrainConfig, data=None, resume: dict | None = None) -> TrainResult:
+def execute(store: RunStore, run_id: str, config: TrainConfig, data=None, resume: dict | None = None,
+            callbacks: tuple[Callback, ...] = ()) -> TrainResult:
     """Train ``config`` as run ``run_id``, leaving the run in a final state whatever happens.
+
+    ``callbacks`` are called after the store's own, so their ``on_end`` sees everything written.
 
     On failure the run is marked ``failed`` with :func:`failure_message` and the exception
     propagates. If the store itself cannot be written, the run stays ``running`` until a
@@ -48,11 +51,11 @@ def execute(store: RunStore, run_id: str, config: TrainConfig, data=None, resume
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)} if in_main_thread else {}
     try:
-        callbacks: tuple = (reporter,)
+        recording: tuple[Callback, ...] = (reporter,)
         if config.inside:  # the recorder picks its probe digits from the data, so it is loaded here
             data = data if data is not None else load_dataset(config.dataset, config.val_fraction, config.data_dir)
-            callbacks += (InsideRecorder(data, store.run_dir(run_id)),)
-        result = train(config, callbacks, data=data, resume=resume)
+            recording += (InsideRecorder(data, store.run_dir(run_id)),)
+        result = train(config, recording + tuple(callbacks), data=data, resume=resume)
     except BaseException as exc:
         try:
             store.finish(run_id, "failed", error=failure_message(exc, store))

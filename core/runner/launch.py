@@ -88,7 +88,5 @@ def copy_history(store: RunStore, parent_id: str, child_id: str) -> None:
     series = store.metrics(parent_id)
     store.append_metrics(child_id, [(name, s, e, v) for name, values in series.items()
                                     for s, e, v in zip(values["step"], values["epoch"], values["value"])])
-    predictions = store.load_tensors(parent_id, run_files.PREDICTIONS)
-    if predictions is not None:
-        store.save_tensors(child_id, run_files.PREDICTIONS, predictions)
+    run_files.copy_predictions(store.run_dir(parent_id), store.run_dir(child_id))
     copy_inside(store.run_dir(parent_id), store.run_dir(child_id))

@@ -14,6 +14,8 @@ from core.store.run_store import RunStore
 from core.training.callbacks import Callback, EpochState, TrainResult
 
 FLUSH_EVERY_S = 0.5  # metric rows are written in batches at most twice a second
+# A stat() per batch is ~1 % of a small MLP's epoch; a Stop takes effect within this many seconds.
+STOP_CHECK_S = 0.05
 # Checkpoints up to this size are copied and written behind the next epoch's training; a larger
 # one is written in place, so a big model never holds two copies of its weights and Adam state.
 BACKGROUND_CHECKPOINT_BYTES = 64 * 1024 * 1024
@@ -69,19 +71,15 @@ class StoreReporter(Callback):
         self.last_flush = 0.0
         self.stop_file = store.stop_file(run_id)
         self.signalled = False
-        self.predicted: list[torch.Tensor] = []
-        self.confidence: list[torch.Tensor] = []
-        self.epochs: list[int] = []
+        self.stop_checked = 0.0
+        self.run_dir = store.run_dir(run_id)
+        self.append_metrics = store.metrics_appender(run_id)  # used, and closed, in the writer thread only
         self.writer = Writer()
 
     def on_start(self, info: dict) -> None:
         self.store.update(self.run_id, status="running", device=info["device"], pid=os.getpid(),
                           progress={"epoch": 0, "step": info["start_step"], "total_steps": info["total_steps"]},
                           summary={k: info[k] for k in ("threads", "parameters", "train_samples", "sizes")})
-        previous = self.store.load_tensors(self.run_id, run_files.PREDICTIONS)
-        if previous is not None:  # a resumed run keeps the epochs it inherited
-            self.epochs = list(previous["epochs"].tolist())
-            self.predicted, self.confidence = list(previous["predicted"]), list(previous["confidence"])
 
     def on_log(self, step: int, epoch: float, values: dict[str, float], progress: dict) -> None:
         self.rows += [(name, step, epoch, value) for name, value in values.items()]
@@ -91,14 +89,14 @@ class StoreReporter(Callback):
 
     def flush(self) -> None:
         rows, progress = self.rows, self.progress
-        self.writer.submit(lambda: self.store.append_metrics(self.run_id, rows, progress=progress))
+        self.writer.submit(lambda: self.append_metrics(rows, progress))
         self.rows = []
         self.last_flush = time.monotonic()
 
     def on_epoch_end(self, epoch: int, step: int, values: dict[str, float], state: EpochState) -> None:
         self.rows += [(name, step, float(epoch), value) for name, value in values.items()]
         self.flush()
-        run_dir = self.store.run_dir(self.run_id)
+        run_dir = self.run_dir
         checkpoint = run_files.checkpoint_dict(state.model, state.optimizer, state.scheduler, state.generator,
                                                state.config, epoch, step, values.get("val_accuracy"), state.is_best)
         if checkpoint_bytes(checkpoint) <= BACKGROUND_CHECKPOINT_BYTES:
@@ -107,19 +105,25 @@ class StoreReporter(Callback):
         else:
             self.writer.drain()
             run_files.save_checkpoint(run_dir, checkpoint, state.is_best)
-        self.epochs.append(epoch)
-        self.predicted.append(state.test_predicted.to(torch.uint8))
-        self.confidence.append(state.test_confidence.to(torch.float16))
-        epochs, predicted, confidence = list(self.epochs), list(self.predicted), list(self.confidence)
-        self.writer.submit(lambda: run_files.save_predictions(run_dir, epochs, predicted, confidence))
+        # Appended: a resumed run's file already holds its parent's epochs (copied at launch).
+        predicted, confidence = state.test_predicted, state.test_confidence
+        self.writer.submit(lambda: run_files.append_predictions(run_dir, epoch, predicted, confidence))
 
     def on_end(self, result: TrainResult) -> None:
         self.flush()
+        self.writer.submit(self.append_metrics.close)
         self.writer.drain()  # the run is reported finished only once all it wrote is on disk
 
     def should_stop(self) -> bool:
+        """Asked after every batch; the STOP file is looked for at most every STOP_CHECK_S."""
         self.writer.check()
-        return self.signalled or self.stop_file.exists()
+        if self.signalled:
+            return True
+        now = time.monotonic()
+        if now - self.stop_checked < STOP_CHECK_S:
+            return False
+        self.stop_checked = now
+        return self.stop_file.exists()
 
 
 def cloned(value):

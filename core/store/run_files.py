@@ -5,7 +5,8 @@ One folder per run, inside the store's root::
     config.json      the validated TrainConfig, as saved
     last.pt          checkpoint after the latest epoch (see ``checkpoint_dict``)
     best.pt          checkpoint of the best validation accuracy
-    predictions.pt   test-set predicted class and confidence per epoch
+    predictions.bin  test-set predicted class and confidence, one record appended per epoch
+                     (runs written before it have predictions.pt, the whole history in one file)
     inside.pt        per-layer histograms, norms, dead units, 2-D map, first-layer images per epoch
                      (its layout has its own owner, core/inside/storage.py, a layer above this one)
     STOP             present when a stop was requested
@@ -15,12 +16,15 @@ Tensor files are loaded with ``weights_only=True``: only tensors and plain data,
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
 import shutil
+import struct
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -30,7 +34,8 @@ from core.files import write_atomic
 CONFIG = "config.json"
 LAST, BEST = "last.pt", "best.pt"
 CHECKPOINTS = {"last": LAST, "best": BEST}
-PREDICTIONS = "predictions.pt"
+PREDICTIONS = "predictions.bin"
+LEGACY_PREDICTIONS = "predictions.pt"
 STOP = "STOP"
 WORKER_LOG = "worker.log"
 
@@ -40,7 +45,12 @@ def write_config(run_dir: Path, config: dict) -> None:
 
 
 def save_tensors(path: Path, payload: dict) -> None:
-    write_atomic(path, lambda temporary: torch.save(payload, temporary))
+    # Serialized in memory, then written by Python's file write, which lets other threads run
+    # during the copy to the page cache (~0.5 ms for the guide's MLP with Adam); torch.save to a
+    # path would hold the GIL throughout, stalling a training thread it runs beside.
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomic(path, lambda temporary: temporary.write_bytes(buffer.getbuffer()))
 
 
 def load_tensors(path: Path) -> dict | None:
@@ -119,27 +129,100 @@ def model_from_checkpoint(checkpoint: dict) -> tuple[nn.Module, TrainConfig]:
 
 
 # -- per-epoch test predictions -------------------------------------------------------------
+#
+# predictions.bin is appended to, one record per epoch, so an epoch's write costs the same at
+# epoch 200 as at epoch 1 (rewriting the whole history grew to ~1.5 ms an epoch by then):
+#
+#   header  b"DLPRED01", uint32 n (test digits)                                12 bytes
+#   record  int32 epoch, uint8 predicted class (n,), float16 confidence (n,)   4 + 3n bytes
+#
+# little-endian throughout. A record is one write() at the end of the file, so a reader sees
+# whole records and perhaps part of the last one, which it ignores; the next append (or a crash
+# before it) never leaves more than that part, and an append first cuts it off.
+
+PREDICTIONS_MAGIC = b"DLPRED01"
+_HEADER = struct.Struct("<8sI")
+
+
+def _record_bytes(digits: int) -> int:
+    return 4 + 3 * digits
+
+
+def _record(epoch: int, predicted: torch.Tensor, confidence: torch.Tensor) -> bytes:
+    return (struct.pack("<i", int(epoch)) + predicted.to(torch.uint8).numpy().tobytes()
+            + confidence.to(torch.float16).numpy().astype("<f2").tobytes())
+
+
+def append_predictions(run_dir: Path, epoch: int, predicted: torch.Tensor, confidence: torch.Tensor) -> None:
+    """Add one epoch's test predictions: class (n,) and confidence (n,), ~30 us for 1,000 digits."""
+    digits, record = len(predicted), _record(epoch, predicted, confidence)
+    with open(Path(run_dir) / PREDICTIONS, "a+b") as file:  # O_APPEND: every write lands at the end
+        size = file.seek(0, os.SEEK_END)
+        if size == 0:
+            file.write(_HEADER.pack(PREDICTIONS_MAGIC, digits) + record)
+            return
+        header = os.pread(file.fileno(), _HEADER.size, 0)
+        if len(header) < _HEADER.size or _HEADER.unpack(header) != (PREDICTIONS_MAGIC, digits):
+            raise ValueError(f"{file.name} does not hold predictions for {digits} test digits: not this run's file.")
+        partial = (size - _HEADER.size) % _record_bytes(digits)
+        if partial:  # a write cut short by a crash: drop it, so records stay aligned
+            file.truncate(size - partial)
+        file.write(record)
+
 
 def save_predictions(run_dir: Path, epochs: list[int], predicted: list[torch.Tensor],
                      confidence: list[torch.Tensor]) -> None:
-    """Compactly: class as uint8 (E, n), confidence as float16 (E, n), one row per recorded epoch."""
-    save_tensors(run_dir / PREDICTIONS, {
-        "epochs": torch.tensor(epochs), "predicted": torch.stack([p.to(torch.uint8) for p in predicted]),
-        "confidence": torch.stack([c.to(torch.float16) for c in confidence]),
-    })
+    """A whole history at once, atomically: ``predicted`` and ``confidence`` hold one (n,) row per epoch."""
+    digits = len(predicted[0]) if len(predicted) else 0
+    data = _HEADER.pack(PREDICTIONS_MAGIC, digits) + b"".join(
+        _record(epoch, p, c) for epoch, p, c in zip(epochs, predicted, confidence, strict=True))
+    write_atomic(Path(run_dir) / PREDICTIONS, lambda path: path.write_bytes(data))
+
+
+def predictions_file(run_dir: Path) -> Path:
+    """The file a run's predictions are in: the appended log, or an older run's whole-history file."""
+    log = Path(run_dir) / PREDICTIONS
+    legacy = Path(run_dir) / LEGACY_PREDICTIONS
+    return legacy if not log.exists() and legacy.exists() else log
+
+
+def _parse_predictions(data: bytes, run_id: str) -> dict[str, torch.Tensor]:
+    if len(data) < _HEADER.size or data[:8] != PREDICTIONS_MAGIC:
+        raise ValueError(f"Run {run_id}'s {PREDICTIONS} does not start as a Digit Lab predictions file does: "
+                         "it is damaged or not one.")
+    digits = _HEADER.unpack_from(data)[1]
+    count = (len(data) - _HEADER.size) // _record_bytes(digits)
+    rows = np.frombuffer(data, np.uint8, count * _record_bytes(digits), _HEADER.size).reshape(count, -1)
+    return {"epochs": torch.from_numpy(rows[:, :4].copy().view("<i4").reshape(count).astype(np.int64)),
+            "predicted": torch.from_numpy(rows[:, 4:4 + digits].copy()),
+            "confidence": torch.from_numpy(rows[:, 4 + digits:].copy().view("<f2").astype(np.float16))}
 
 
 def read_predictions(run_dir: Path) -> dict[str, torch.Tensor]:
-    """A run's per-epoch test predictions: epochs (E,), predicted (E, n), confidence (E, n)."""
-    run_id = run_dir.name
+    """A run's per-epoch test predictions: epochs (E,), predicted uint8 (E, n), confidence float16 (E, n)."""
+    run_id, path = Path(run_dir).name, predictions_file(run_dir)
     try:
-        payload = load_tensors(run_dir / PREDICTIONS)
+        if path.name == PREDICTIONS:
+            data = path.read_bytes() if path.exists() else b""
+            payload = _parse_predictions(data, run_id) if data else None  # empty: created, first record not in yet
+        else:
+            payload = load_tensors(path)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
-        raise ValueError(f"Run {run_id}'s {PREDICTIONS} could not be read ({type(exc).__name__}): "
+        raise ValueError(f"Run {run_id}'s {path.name} could not be read ({type(exc).__name__}): "
                          "it is damaged or not a Digit Lab predictions file.") from None
     if payload is None:
         raise ValueError(f"Run {run_id} has no test predictions yet: they are written at the end of each epoch. "
                          "Wait for its first epoch, or pick another run.")
     if not isinstance(payload, dict) or {"epochs", "predicted", "confidence"} - set(payload):
-        raise ValueError(f"Run {run_id}'s {PREDICTIONS} lacks epochs/predicted/confidence: not a Digit Lab file.")
+        raise ValueError(f"Run {run_id}'s {path.name} lacks epochs/predicted/confidence: not a Digit Lab file.")
     return payload
+
+
+def copy_predictions(source_dir: Path, target_dir: Path) -> None:
+    """A resumed run starts with its parent's predictions (written as a log, whatever the parent's format)."""
+    try:
+        payload = read_predictions(source_dir)
+    except ValueError:  # none yet, or unreadable: the resumed run records its own from here
+        return
+    save_predictions(target_dir, payload["epochs"].tolist(), list(payload["predicted"]),
+                     list(payload["confidence"]))
