@@ -13,7 +13,7 @@ SHOWN, SCALE = 30, 2  # digits per gallery; 28 px -> 56 px
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def flips(first: str, second: str, epochs: tuple, mtimes: tuple, source: tuple) -> Flips:
-    # mtimes: predictions.pt grows every epoch, so a run still training gets fresh flips.
+    # mtimes: the predictions file grows every epoch, so a run still training gets fresh flips.
     labels = dataset(*source).split("test")[1]
     return run_flips(store(), first, second, *epochs, labels=labels)
 

@@ -64,7 +64,7 @@ def test_confusion_matrix_rejects_mismatched_or_out_of_range_input():
 
 def test_misclassified_lists_exactly_the_wrong_predictions_most_confident_first():
     labels = torch.tensor([3, 1, 4, 1, 5, 9, 2, 6])
-    predicted = torch.tensor([3, 7, 4, 2, 5, 4, 2, 0], dtype=torch.uint8)  # as stored in predictions.pt
+    predicted = torch.tensor([3, 7, 4, 2, 5, 4, 2, 0], dtype=torch.uint8)  # as a run's predictions file stores them
     confidence = torch.tensor([0.9, 0.6, 0.8, 0.95, 0.7, 0.6, 0.99, 0.3], dtype=torch.float16)
     wrong = misclassified(labels, predicted, confidence)
     assert wrong.tolist() == [3, 1, 5, 7]  # 0.95, then the 0.6 tie in index order, then 0.3

@@ -67,7 +67,7 @@ def metric(at: AppTest, label_start: str) -> str:
 
 
 def synthetic(n: int = 10_000, n_epochs: int = 5, seed: int = 0):
-    """Per-epoch predictions that get better each epoch, like a run's predictions.pt."""
+    """Per-epoch predictions that get better each epoch, like a run's predictions file."""
     generator = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, 10, (n,), generator=generator)
     guesses = torch.randint(0, 10, (n_epochs, n), generator=generator)

@@ -81,7 +81,7 @@ def dataset_source(config: dict) -> tuple[str, float, str]:
 
 
 def run_dataset(store: RunStore, run_id: str) -> DigitData:
-    """The dataset a run was trained on (its test split is what predictions.pt covers)."""
+    """The dataset a run was trained on (its test split is what the run's predictions cover)."""
     run = store.get(run_id)
     if run is None:
         raise ValueError(f"Run {run_id} does not exist (deleted?). Pick another run.")
