@@ -103,6 +103,7 @@ class Trainer:
         self.scheduler = make_scheduler(config, self.optimizer, self.total_steps)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.start_epoch, self.step, self.best_val = 0, 0, None
+        self.tested: tuple[int, torch.Tensor | None] = (-1, None)  # (step, test accuracy) of the last evaluation
         if resume is not None:
             self._load(resume)
         self.status, self.error, self.history = "completed", "", []
@@ -252,6 +253,7 @@ class Trainer:
                 self.status, self.error = "diverged", "The validation loss is not finite: lower the learning rate."
                 return
         test = evaluate_split(self.model, *self.split["test"])
+        self.tested = (self.step, test["accuracy"])  # the run's final answer too, if no step follows
         values["seconds"] = time.perf_counter() - self.started
         current = values.get("val_accuracy", values["train_accuracy"])
         is_best = self.best_val is None or current > self.best_val
@@ -267,7 +269,10 @@ class Trainer:
         test_x, test_y = self.split["test"]
         test_accuracy = None
         if self.status != "diverged" and len(test_y):
-            test_accuracy = evaluate_split(self.model, test_x, test_y)["accuracy"].item()
+            step, accuracy = self.tested
+            if step != self.step:  # stopped within an epoch: the weights moved since the last evaluation
+                accuracy = evaluate_split(self.model, test_x, test_y)["accuracy"]
+            test_accuracy = accuracy.item()
         return TrainResult(
             status=self.status, epochs_completed=self.epochs_done, train_samples=self.n,
             val_accuracy=self.history[-1].get("val_accuracy") if self.history else None,
