@@ -376,3 +376,26 @@ def projection_figure(points: np.ndarray, labels: np.ndarray, positions: np.ndar
     figure["layout"]["legend"] = {"title": {"text": "digit"}}
     return figure
 
+
+def lr_find_figure(lrs: list[float], smoothed: list[float], raw: list[float], suggested: float | None) -> dict:
+    """Loss against learning rate (log axis): the lowest smoothed loss and the suggestion marked.
+
+    The y axis stops a little above the smoothed curve: the last batches' raw loss, once it explodes,
+    would squash everything else flat."""
+    top = 1.15 * max(smoothed)
+    traces = [{"type": "scatter", "mode": "lines", "x": lrs, "y": raw, "name": "each batch",
+               "line": {"color": COLORS["loss"]}},
+              {"type": "scatter", "mode": "lines", "x": lrs, "y": smoothed, "name": "smoothed",
+               "line": {"color": COLORS["loss_smooth"]}}]
+    if suggested is not None:
+        lowest = min(range(len(smoothed)), key=smoothed.__getitem__)
+        traces += [{"type": "scatter", "mode": "markers", "x": [lrs[lowest]], "y": [smoothed[lowest]],
+                    "name": "lowest smoothed loss", "marker": {"size": 10, "color": COLORS["loss_smooth"],
+                                                               "symbol": "circle-open", "line": {"width": 2}}},
+                   {"type": "scatter", "mode": "lines+text", "x": [suggested, suggested], "y": [0, top],
+                    "text": ["", f"suggested {suggested:.2g}"], "textposition": "bottom left",
+                    "name": "suggestion", "line": {"dash": "dash", "color": COLORS["train"]}, "showlegend": False}]
+    return _figure(traces, "Loss as the learning rate grows", "learning rate", "cross-entropy", height=320,
+                   xaxis={"title": {"text": "learning rate"}, "type": "log", "exponentformat": "power"},
+                   yaxis={"range": [0, top]},  # the legend where the curve never goes: below it, on the left
+                   legend={"x": 0.01, "y": 0.02, "xanchor": "left", "yanchor": "bottom", "bgcolor": "rgba(0,0,0,0)"})

@@ -4,7 +4,7 @@ import streamlit as st
 from core.config import TrainConfig
 from core.results.live import live_view
 from core.runner.launch import launch
-from dashboard import figures, inside_sections, workspace_sections
+from dashboard import figures, inside_sections, lr_find_section, workspace_sections
 from dashboard.common import check_capacity, pick_run, store, warm_worker
 from dashboard.train_form import settings
 
@@ -69,6 +69,7 @@ with form:
         start(fields)
     if refusal:
         st.warning(refusal)
+    lr_find_section.draw(fields)
 
 with view:
     runs = store().list_runs()
