@@ -305,7 +305,7 @@ def ladder_figure(rungs: list[dict]) -> go.Figure:
     return figure
 
 
-# -- Inside the network: a run's per-layer recording (dict specs: redrawn on every live refresh) ------
+# -- Inside the network: a run's per-layer recording, and the learning-rate finder (dict specs) -------
 
 
 def layer_lines_figure(x: list, lines: dict[str, list], title: str, y_title: str, log_y: bool = False,
