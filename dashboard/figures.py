@@ -303,3 +303,99 @@ def ladder_figure(rungs: list[dict]) -> go.Figure:
                          xaxis={"title": "seconds to the target (training + per-epoch evaluation)"},
                          yaxis={"automargin": True})
     return figure
+
+
+# -- Inside the network: a run's per-layer recording, and the learning-rate finder (dict specs) -------
+
+
+def layer_lines_figure(x: list, lines: dict[str, list], title: str, y_title: str, log_y: bool = False,
+                       limit: tuple[float, str] | None = None, percent: bool = False) -> dict:
+    """One line per layer (label -> a value per x; None draws a gap); ``limit`` (value, label): a dashed level."""
+    traces = [{"type": "scatter", "mode": "lines+markers", "x": x, "y": y, "name": label, "marker": {"size": 5}}
+              for label, y in lines.items()]
+    if limit is not None and x:
+        value, label = limit
+        traces.append({"type": "scatter", "mode": "lines", "x": [x[0], x[-1]], "y": [value, value], "name": label,
+                       "line": {"dash": "dash", "color": "#8C8C8C", "width": 1}, "hoverinfo": "skip"})
+    yaxis = {"type": "log", "exponentformat": "power"} if log_y else {}
+    if percent:
+        yaxis = {"tickformat": ".0%", "range": [0, 1.05]}
+    xaxis = {"title": {"text": ""}, **({"dtick": 1} if len(x) <= 10 else {})}  # no "epoch 1.5" ticks
+    return _figure(traces, title, "", y_title, height=320, yaxis=yaxis, xaxis=xaxis)
+
+
+def _panel_axes(count: int, columns: int, gap: float = 0.06) -> tuple[dict, list[tuple]]:
+    """Layout axes for ``count`` small panels, ``columns`` to a row, each with its own x and y axis.
+
+    Returns (layout entries, [(x axis name, y axis name, x domain, y domain)] per panel)."""
+    rows = -(-count // columns)
+    width = (1 - gap * (columns - 1)) / columns
+    height = (1 - gap * 2 * (rows - 1)) / rows
+    layout, panels = {}, []
+    for index in range(count):
+        row, column = divmod(index, columns)
+        x0, y1 = column * (width + gap), 1 - row * (height + gap * 2)
+        suffix = "" if index == 0 else str(index + 1)
+        domain = ([max(0.0, x0), min(1.0, x0 + width)], [max(0.0, y1 - height), min(1.0, y1)])  # float error
+        layout[f"xaxis{suffix}"] = {"domain": domain[0], "anchor": f"y{suffix}", "exponentformat": "e",
+                                    "nticks": 4}
+        layout[f"yaxis{suffix}"] = {"domain": domain[1], "anchor": f"x{suffix}", "showticklabels": False}
+        panels.append((f"x{suffix}", f"y{suffix}", *domain))
+    return layout, panels
+
+
+def histograms_figure(panels: list[tuple[str, np.ndarray, np.ndarray]], title: str, color: str) -> dict:
+    """A small bar histogram per layer: (label, counts (B,), edges (B+1,)), each on its own x axis."""
+    rows = -(-len(panels) // 4)  # at most 4 panels to a row, the rows filled evenly: 5 layers as 3 + 2
+    columns = -(-len(panels) // rows)
+    layout, places = _panel_axes(len(panels), columns)
+    traces, annotations = [], []
+    for (label, counts, edges), (x_axis, y_axis, x_domain, y_domain) in zip(panels, places):
+        centres, widths = (edges[1:] + edges[:-1]) / 2, np.diff(edges)
+        traces.append({"type": "bar", "x": centres.tolist(), "y": counts.tolist(), "width": widths.tolist(),
+                       "xaxis": x_axis, "yaxis": y_axis, "marker": {"color": color}, "showlegend": False,
+                       "hovertemplate": "%{x:.3g}: %{y:,} values<extra>" + label + "</extra>"})
+        annotations.append({"text": label, "xref": "paper", "yref": "paper", "x": sum(x_domain) / 2,
+                            "y": y_domain[1], "yanchor": "bottom", "showarrow": False, "font": {"size": 11}})
+    return {"data": traces, "layout": {
+        "title": {"text": title}, "height": 70 + 180 * rows, "margin": {"l": 10, "r": 10, "t": 60, "b": 10},
+        "bargap": 0, "annotations": annotations, "uirevision": "keep", **layout}}
+
+
+def projection_figure(points: np.ndarray, labels: np.ndarray, positions: np.ndarray, variance: np.ndarray,
+                      epoch: int) -> dict:
+    """Test digits (n, 2) on the last hidden layer's two main directions, one colour per digit class."""
+    colours = palette(range(10), "D3")
+    traces = [{"type": "scatter", "mode": "markers", "name": str(digit), "x": points[labels == digit, 0].tolist(),
+               "y": points[labels == digit, 1].tolist(), "customdata": positions[labels == digit].tolist(),
+               "marker": {"size": 6, "color": colours[digit % 10], "opacity": 0.8},
+               "hovertemplate": f"a {digit}: test digit #%{{customdata}}<extra></extra>"}
+              for digit in sorted(set(labels.tolist()))]
+    figure = _figure(traces, f"Last hidden layer after epoch {epoch}, in 2-D", f"direction 1 ({variance[0]:.0%} of "
+                     "the variance)", f"direction 2 ({variance[1]:.0%})", height=380)
+    figure["layout"]["legend"] = {"title": {"text": "digit"}}
+    return figure
+
+
+def lr_find_figure(lrs: list[float], smoothed: list[float], raw: list[float], suggested: float | None) -> dict:
+    """Loss against learning rate (log axis): the lowest smoothed loss and the suggestion marked.
+
+    The y axis stops a little above the smoothed curve: the last batches' raw loss, once it explodes,
+    would squash everything else flat."""
+    top = 1.15 * max(smoothed)
+    traces = [{"type": "scatter", "mode": "lines", "x": lrs, "y": raw, "name": "each batch",
+               "line": {"color": COLORS["loss"]}},
+              {"type": "scatter", "mode": "lines", "x": lrs, "y": smoothed, "name": "smoothed",
+               "line": {"color": COLORS["loss_smooth"]}}]
+    if suggested is not None:
+        lowest = min(range(len(smoothed)), key=smoothed.__getitem__)
+        traces += [{"type": "scatter", "mode": "markers", "x": [lrs[lowest]], "y": [smoothed[lowest]],
+                    "name": "lowest smoothed loss", "marker": {"size": 10, "color": COLORS["loss_smooth"],
+                                                               "symbol": "circle-open", "line": {"width": 2}}},
+                   {"type": "scatter", "mode": "lines+text", "x": [suggested, suggested], "y": [0, top],
+                    "text": ["", f"suggested {suggested:.2g}"], "textposition": "bottom left",
+                    "name": "suggestion", "line": {"dash": "dash", "color": COLORS["train"]}, "showlegend": False}]
+    return _figure(traces, "Loss as the learning rate grows", "learning rate", "cross-entropy", height=320,
+                   xaxis={"title": {"text": "learning rate"}, "type": "log", "exponentformat": "power"},
+                   yaxis={"range": [0, top]},  # the legend where the curve never goes: below it, on the left
+                   legend={"x": 0.01, "y": 0.02, "xanchor": "left", "yanchor": "bottom", "bgcolor": "rgba(0,0,0,0)"})

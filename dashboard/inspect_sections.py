@@ -5,7 +5,7 @@ from core.results import inspection
 from core.results.user_digit import decode_data_url, prepare_digit
 from core.store.run_files import model_from_checkpoint
 from core.store.run_store import load_checkpoint
-from dashboard import figures
+from dashboard import figures, inside_sections
 from dashboard.common import dataset, store
 from dashboard.drawing_pad import canvas
 
@@ -132,6 +132,7 @@ def close_up(summary: inspection.InspectSummary, shown: list[int], images, net, 
                  where=chart_column, width="stretch", key="inspect_top3")
     st.caption(f"Saliency: red pixels are where more ink would raise the score of {detail.predicted}, blue where "
                f"it would lower it. Close-up from the latest checkpoint (epoch {checkpoint_epoch}).")
+    inside_sections.feature_maps(net, images[pick])
 
 
 def learned_when(summary: inspection.InspectSummary, images) -> None:

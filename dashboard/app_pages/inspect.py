@@ -3,8 +3,8 @@ import streamlit as st
 
 from core.results import inspection
 from core.store import run_files
+from dashboard import inside_sections, workspace_sections
 from dashboard import inspect_sections as sections
-from dashboard import workspace_sections
 from dashboard.common import dataset, pick_run, store
 
 st.title("Inspect a model")
@@ -38,6 +38,9 @@ if net is not None and shown:
 
 st.subheader("Learned when")
 sections.learned_when(summary, images)
+
+st.subheader("Inside the network")
+inside_sections.view(run.id, "inspect_inside", epoch=epoch)
 
 if net is None:
     st.stop()

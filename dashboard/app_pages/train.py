@@ -4,7 +4,7 @@ import streamlit as st
 from core.config import TrainConfig
 from core.results.live import live_view
 from core.runner.launch import launch
-from dashboard import figures, workspace_sections
+from dashboard import figures, inside_sections, lr_find_section, workspace_sections
 from dashboard.common import check_capacity, pick_run, store, warm_worker
 from dashboard.train_form import settings
 
@@ -69,6 +69,7 @@ with form:
         start(fields)
     if refusal:
         st.warning(refusal)
+    lr_find_section.draw(fields)
 
 with view:
     runs = store().list_runs()
@@ -83,3 +84,5 @@ with view:
     st.session_state.train_starting = watched.active and not watched.progress.get("epochs")
     poll_every = (0.2 if st.session_state.train_starting else 1.0) if watched.active else None
     st.fragment(live, run_every=poll_every)(watched.id)
+    # Its own fragment at 1 s: inside.pt is rewritten at most that often, and read only while its expander is open.
+    st.fragment(inside_sections.live, run_every=1.0 if watched.active else None)(watched.id)
