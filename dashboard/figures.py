@@ -1,8 +1,7 @@
 """Every plotly figure the dashboard draws; pages pass in numbers and arrays and ``show`` what comes back.
 
-The live training charts are plain dicts: a dict spec skips plotly's per-property validation
-when it is built (~10 ms per figure here), which matters for charts redrawn on every live
-refresh; st.plotly_chart accepts it. Figures drawn once per rerun are plotly Figure objects.
+Some figures are plain dict specs, others plotly Figure objects; st.plotly_chart takes either
+and builds (and validates) a Figure from a dict itself, so the choice is about which reads better.
 """
 from __future__ import annotations
 

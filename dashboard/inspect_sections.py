@@ -15,7 +15,7 @@ CLASSES = [None, *range(10)]  # None = any
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def load_summary(run_id: str, epoch: int | None, mtime: float, source: tuple) -> inspection.InspectSummary:
-    # mtime: predictions.pt is rewritten every epoch, so a run in training gets a fresh summary.
+    # mtime: the predictions file grows every epoch, so a run in training gets a fresh summary.
     return inspection.inspect_summary(store(), run_id, epoch, data=dataset(*source))
 
 

@@ -1,10 +1,13 @@
 """The Train page's learning-rate finder: a range test for the form's settings, its suggestion into the form."""
+import threading
+
 import streamlit as st
 
 from core.config import TrainConfig
+from core.store.access import check_config
 from core.training.lr_find import STEPS, lr_find
 from dashboard import figures
-from dashboard.common import dataset
+from dashboard.common import dataset, store
 
 # Settings the test replaces with its own growing rate and fixed number of steps: changing them
 # after a test leaves its result valid.
@@ -16,11 +19,20 @@ def use(lr: float) -> None:
     st.session_state.train_lr = lr
 
 
+@st.cache_resource
+def one_at_a_time() -> threading.Lock:
+    """The test runs in the server process and sets torch's thread count while it runs: one test at a time, so
+    many visitors pressing the button queue up instead of sharing the cores and each other's thread setting."""
+    return threading.Lock()
+
+
 def find(fields: dict) -> None:
     """Run the test (a few seconds of CPU) and keep its result, so later reruns only redraw it."""
     try:
         config = TrainConfig.from_dict(fields).validate()
-        with st.spinner(f"Training a fresh model for {STEPS} steps while the learning rate grows…"):
+        if store().actor is not None:  # public mode: no bigger a model or batch than a run may have
+            check_config(config, store().actor.limits)
+        with st.spinner(f"Training a fresh model for {STEPS} steps while the learning rate grows…"), one_at_a_time():
             result = lr_find(config, dataset(config.dataset, config.val_fraction, config.data_dir))
     except (ValueError, OSError) as exc:
         st.session_state.pop("train_lr_found", None)

@@ -213,3 +213,15 @@ def test_sweeps_and_the_ladder_are_not_offered_to_visitors(public, page):
     assert not at.exception
     assert "public deployment does not offer them" in text_of(at)
     assert not [button for button in at.button if button.label.startswith(("Start", "Resume"))]
+
+
+def test_the_learning_rate_finder_keeps_to_the_limits_a_run_has(public, monkeypatch):
+    from dashboard import lr_find_section
+
+    monkeypatch.setenv("DIGITLAB_MAX_PARAMETERS", "10000")
+    ran = []
+    monkeypatch.setattr(lr_find_section, "lr_find", lambda *args, **kwargs: ran.append(1))
+    at = open_page("app_pages/train", A)
+    at.button(key="train_lr_find").click().run()  # the guide's MLP: 39,760 parameters
+    assert not at.exception and not ran
+    assert any("No learning rate found" in e.value and "DIGITLAB_MAX_PARAMETERS" in e.value for e in at.error)
