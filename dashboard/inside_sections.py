@@ -225,10 +225,8 @@ def feature_maps(net, image) -> None:
         st.info("Feature maps belong to convolutional layers, and this run's model is an MLP: its first layer's "
                 "weights are under Inside the network below. Train the small CNN to see them.")
         return
-    columns = st.columns(len(layers))
-    for column, layer in zip(columns, layers):
-        picture(activation_grid(layer["maps"]), f"{layer['name']} ({layer['kind']}): "
-                                                f"{len(layer['maps'])} maps", where=column)
+    for layer in layers:  # one under another: side by side, a deep layer's grid overflows a narrow column
+        picture(activation_grid(layer["maps"]), f"{layer['name']} ({layer['kind']}): {len(layer['maps'])} maps")
     st.caption("Feature maps: what each filter of a conv layer makes of this digit, its output after the activation, "
                "dark low and bright high on one scale per layer. The first layer's maps still look like the digit, "
                "each picking out some strokes or edges; deeper maps are smaller and coarser: where in the digit each "
