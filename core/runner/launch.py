@@ -84,9 +84,15 @@ def launch_replay(store: RunStore, run_id: str, warm: WarmWorker | None = None) 
 
 
 def copy_history(store: RunStore, parent_id: str, child_id: str) -> None:
-    """A resumed run starts with its parent's curves, predictions and inside record, so they continue."""
+    """A resumed run starts with its parent's curves, predictions and inside record, so they continue.
+
+    Only up to the parent's last checkpoint, where the child starts: a parent killed after it may
+    have recorded later steps and epochs, which the child trains again.
+    """
+    checkpoint = load_checkpoint(store, parent_id, "last")
     series = store.metrics(parent_id)
     store.append_metrics(child_id, [(name, s, e, v) for name, values in series.items()
-                                    for s, e, v in zip(values["step"], values["epoch"], values["value"])])
-    run_files.copy_predictions(store.run_dir(parent_id), store.run_dir(child_id))
+                                    for s, e, v in zip(values["step"], values["epoch"], values["value"])
+                                    if s <= checkpoint["step"]])
+    run_files.copy_predictions(store.run_dir(parent_id), store.run_dir(child_id), until_epoch=checkpoint["epoch"])
     copy_inside(store.run_dir(parent_id), store.run_dir(child_id))

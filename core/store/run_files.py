@@ -3,7 +3,8 @@
 One folder per run, inside the store's root::
 
     config.json      the validated TrainConfig, as saved
-    last.pt          checkpoint after the latest epoch (see ``checkpoint_dict``)
+    last.pt          checkpoint after the latest epoch written (see ``checkpoint_dict``; a worker
+                     writes the first epoch's, then at most once a second, and the last epoch's)
     best.pt          checkpoint of the best validation accuracy
     predictions.bin  test-set predicted class and confidence, one record appended per epoch
                      (runs written before it have predictions.pt, the whole history in one file)
@@ -88,6 +89,11 @@ def save_checkpoint(run_dir: Path, checkpoint: dict, is_best: bool) -> None:
         # The same bytes: a hard link to what was just written costs ~20 us against ~1 ms of a
         # second torch.save. The next last.pt replaces its own directory entry, never this file.
         write_atomic(run_dir / BEST, lambda temporary: _link_or_copy(run_dir / LAST, temporary))
+
+
+def save_best(run_dir: Path, checkpoint: dict) -> None:
+    """best.pt alone: the best epoch was not the latest one written to last.pt."""
+    save_tensors(run_dir / BEST, checkpoint)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -218,11 +224,13 @@ def read_predictions(run_dir: Path) -> dict[str, torch.Tensor]:
     return payload
 
 
-def copy_predictions(source_dir: Path, target_dir: Path) -> None:
-    """A resumed run starts with its parent's predictions (written as a log, whatever the parent's format)."""
+def copy_predictions(source_dir: Path, target_dir: Path, until_epoch: int | None = None) -> None:
+    """A resumed run starts with its parent's predictions up to ``until_epoch`` (all by default), as a
+    log whatever the parent's format."""
     try:
         payload = read_predictions(source_dir)
     except ValueError:  # none yet, or unreadable: the resumed run records its own from here
         return
-    save_predictions(target_dir, payload["epochs"].tolist(), list(payload["predicted"]),
-                     list(payload["confidence"]))
+    kept = [row for row, epoch in enumerate(payload["epochs"].tolist()) if until_epoch is None or epoch <= until_epoch]
+    save_predictions(target_dir, [int(payload["epochs"][row]) for row in kept],
+                     [payload["predicted"][row] for row in kept], [payload["confidence"][row] for row in kept])
