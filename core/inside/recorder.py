@@ -8,10 +8,12 @@ once. It draws no random numbers and changes no weights, so a run trains exactly
 without it.
 
 Cost, against the guide's MLP, whose whole epoch (validation and checkpoints included) takes
-tens of milliseconds: every epoch runs the 128 probe digits forward (<1 ms); the heavier snapshot
-(250 test digits forward, histograms, PCA, first-layer images: ~2 ms) only at the epochs
-:func:`core.inside.storage.on_schedule` picks and at the last; ``inside.pt`` is rewritten at most
-once a second and at the run's end, as the store reporter batches its metric rows.
+tens of milliseconds: every epoch runs the 128 probe digits forward and takes per-layer norms
+(<1 ms, in the training thread); the heavier snapshot (250 more test digits forward, then
+histograms, PCA and first-layer images, ~1.5 ms) only at the epochs
+:func:`core.inside.storage.on_schedule` picks and at the last. The snapshot's arithmetic, adding
+the epoch to the record and rewriting ``inside.pt`` (at most once a second and at the run's end)
+run in a background thread, in epoch order, behind the next epoch's training.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import torch
 from torch import nn
 
 from core.data.digits import IMAGE_SIZE, DigitData, normalize
+from core.files import BackgroundWriter
 from core.inside.measures import dead_fraction, histogram, project_2d, quantize
 from core.inside.storage import (
     MAX_UNITS,
@@ -107,10 +110,14 @@ class InsideRecorder(Callback):
         self.steps_per_epoch, self.start_epoch = 0, 0
         self.record: Record | None = None
         self.last_save, self.unsaved = time.monotonic(), False
-        self.spent = time.perf_counter() - started  # seconds of this run spent recording (the file says so)
+        # Seconds of this run spent recording (the file says so): in the training thread, and behind it.
+        self.spent, self.spent_behind = time.perf_counter() - started, 0.0
+        # Snapshots, appends to the record and saves, in epoch order; started with the run (on_start).
+        self.background: BackgroundWriter | None = None
 
     def on_start(self, info: dict) -> None:
         self.steps_per_epoch, self.start_epoch = info["steps_per_epoch"], info["start_epoch"]
+        self.background = BackgroundWriter("inside-recorder")
         self.last_save = time.monotonic()  # the first write comes a second in (or at the end), not at epoch 1
 
     def on_model(self, model: nn.Module) -> None:
@@ -235,8 +242,19 @@ class InsideRecorder(Callback):
                "update_ratio": moved / self.previous_norm,
                "dead_fraction": stats[:, 2], "activation_mean": stats[:, 0], "activation_std": stats[:, 1]}
         self.previous_norm = weight_norm
-        if snapshot:
-            row.update(self._snapshot(weights, grads, features))
+        # The snapshot's histograms, 2-D map and images are computed behind the next epoch's training,
+        # from copies (the flat per-layer tensors are new ones; the first layer's view is cloned): the
+        # loop changes the weights in place and replaces the gradients.
+        parts = ((self._layer_flat(weights), self._layer_flat(grads) if grads is not None else None, features,
+                  first_layer_view(self.layers[0][1]).clone()) if snapshot else None)
+        self.background.submit(lambda: self._finish(epoch, row, parts))
+        self.spent += time.perf_counter() - started
+
+    def _finish(self, epoch: int, row: dict, parts: tuple | None) -> None:
+        """In the background thread, in epoch order: the snapshot if any, the row into the record, a save if due."""
+        started = time.perf_counter()
+        if parts is not None:
+            row.update(self._snapshot(*parts))
         if self.inputs.device.type != "cpu":  # everything to the host at once: on a GPU, the recording's waits
             row = {key: value.cpu() for key, value in row.items()}
         row["epoch"] = epoch
@@ -244,13 +262,14 @@ class InsideRecorder(Callback):
         self.unsaved = True
         if time.monotonic() - self.last_save >= SAVE_EVERY_S:
             self.save()
-        self.spent += time.perf_counter() - started
+        self.spent_behind += time.perf_counter() - started
 
     def _snapshot(self, weights: list[torch.Tensor], grads: list[torch.Tensor] | None,
-                  features: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        """Histograms, the 2-D map and first-layer images: the heavy part, on the device."""
-        weight_hist = [histogram(part) for part in self._layer_flat(weights)]
-        grad_hist = ([histogram(part) for part in self._layer_flat(grads)] if grads is not None
+                  features: torch.Tensor | None, first: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Histograms of each layer's flat weights and gradients, the 2-D map of ``features``, the first layer's
+        images ``first`` (U, h, w): the heavy part, on the device."""
+        weight_hist = [histogram(part) for part in weights]
+        grad_hist = ([histogram(part) for part in grads] if grads is not None
                      else [(torch.zeros_like(counts), torch.zeros_like(edges)) for counts, edges in weight_hist])
         part = {"weight_counts": torch.stack([c for c, _ in weight_hist]),
                 "weight_edges": torch.stack([e for _, e in weight_hist]),
@@ -261,16 +280,21 @@ class InsideRecorder(Callback):
         else:  # a dataset with no test digits: an empty map
             part["projection"], part["projection_variance"] = weights[0].new_zeros(0, 2), weights[0].new_zeros(2)
         self.last_projection = part["projection"] if len(part["projection"]) else None
-        part["first_layer"], part["first_layer_scale"] = quantize(first_layer_view(self.layers[0][1]))
+        part["first_layer"], part["first_layer_scale"] = quantize(first)
         return part
 
     def save(self) -> None:
         if self.run_dir is not None and self.record is not None and self.unsaved:
-            self.record.header["recording_seconds"] = self.spent  # up to this write
+            self.record.header["recording_seconds"] = self.spent + self.spent_behind  # up to this write
             save_inside(self.run_dir, self.record)
             self.last_save, self.unsaved = time.monotonic(), False
 
+    def should_stop(self) -> bool:
+        self.background.check()  # a failed snapshot or save ends the run with its reason
+        return False
+
     def on_end(self, result: TrainResult) -> None:
         started = time.perf_counter()
+        self.background.close()  # the record is whole, and touched by this thread only, from here
         self.save()
         self.spent += time.perf_counter() - started

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import os
-import queue
-import threading
 import time
-from collections.abc import Callable
 
 import torch
 
+from core.files import BackgroundWriter
 from core.store import run_files
 from core.store.run_store import RunStore
 from core.training.callbacks import Callback, EpochState, TrainResult
@@ -28,54 +26,6 @@ BACKGROUND_CHECKPOINT_BYTES = 64 * 1024 * 1024
 CHECKPOINT_EVERY_S = 1.0
 
 
-class Writer:
-    """One thread that writes checkpoints in the order given, so the loop does not wait for the disk.
-
-    A checkpoint of the guide's MLP with Adam takes ~1.5 ms to serialize and write; metric rows and
-    a predictions record (~0.05 ms each) are written inline, which costs less than waking this
-    thread. A write's error is raised in the training thread at the next ``check`` (every hook
-    calls it), so a full disk still ends the run ``failed`` with the reason.
-    """
-
-    def __init__(self):
-        self.tasks: queue.Queue[Callable[[], None] | None] = queue.Queue()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._work, name="store-writer", daemon=True)
-        self.thread.start()
-
-    def submit(self, task: Callable[[], None]) -> None:
-        self.check()
-        self.tasks.put(task)
-
-    def check(self) -> None:
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
-
-    def drain(self) -> None:
-        """Wait until everything submitted is written; raise the first error."""
-        self.tasks.join()
-        self.check()
-
-    def close(self) -> None:
-        """Write what is queued, then end the thread; raise the first error."""
-        self.tasks.put(None)
-        self.drain()
-
-    def _work(self) -> None:
-        while True:
-            task = self.tasks.get()
-            try:
-                if task is None:
-                    return
-                if self.error is None:  # after an error, drop the rest: the run fails
-                    task()
-            except BaseException as error:  # noqa: BLE001 - handed to the training thread by check()
-                self.error = error
-            finally:
-                self.tasks.task_done()
-
-
 class StoreReporter(Callback):
     """Buffers metrics and writes them, progress, checkpoints and predictions to the store."""
 
@@ -93,7 +43,7 @@ class StoreReporter(Callback):
         self.pending_last: dict | None = None
         self.pending_best: dict | None = None
         self.written_at: float | None = None
-        self.writer = Writer()
+        self.writer = BackgroundWriter()  # checkpoints
 
     def on_start(self, info: dict) -> None:
         self.store.update(self.run_id, status="running", device=info["device"], pid=os.getpid(),
