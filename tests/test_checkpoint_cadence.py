@@ -49,6 +49,7 @@ def written(run_dir, name: str) -> tuple[int, float] | None:
 
 def test_fast_epochs_write_the_first_then_the_last_and_the_best_at_the_end(tmp_path, monkeypatch):
     monkeypatch.setattr(reporter, "CHECKPOINT_EVERY_S", 3600.0)  # no second write before the end
+    monkeypatch.setattr(reporter, "FLUSH_EVERY_S", 3600.0)  # metric rows only with a checkpoint, and at the end
     store = RunStore(tmp_path)
     run_id = store.create_run(CONFIG.to_dict())
     run_dir = store.run_dir(run_id)
@@ -57,7 +58,10 @@ def test_fast_epochs_write_the_first_then_the_last_and_the_best_at_the_end(tmp_p
         epoch_end(recorder, epoch, accuracy, is_best)
         recorder.writer.drain()
         assert written(run_dir, run_files.LAST) == (1, 1.0), "until the end, the first epoch's checkpoint"
+        # The metrics on disk reach the checkpoint's epoch, so a resume from it never asks for fewer epochs.
+        assert store.metrics(run_id, ("val_accuracy",))["val_accuracy"]["epoch"] == [1.0]
     recorder.on_end(ended("stopped", 4))
+    assert store.metrics(run_id, ("val_accuracy",))["val_accuracy"]["epoch"] == [1.0, 2.0, 3.0, 4.0]
     assert written(run_dir, run_files.LAST) == (4, 4.0)
     assert written(run_dir, run_files.BEST) == (2, 2.0), "the best epoch's weights, never written at its end"
     assert run_files.load_tensors(run_dir / run_files.BEST)["best_val_accuracy"] == 0.9
@@ -90,7 +94,10 @@ class CrashAfter(Callback):
 
 
 def test_a_resumed_run_continues_from_the_checkpoint_not_from_the_parents_last_metrics(tmp_path, monkeypatch):
+    # Metric rows are flushed every half second and checkpoints written every second: a killed
+    # parent's metrics can run ahead of its checkpoint. Here, as far as they can.
     monkeypatch.setattr(reporter, "CHECKPOINT_EVERY_S", 3600.0)
+    monkeypatch.setattr(reporter, "FLUSH_EVERY_S", 0.0)
     store = RunStore(tmp_path)
     parent = store.create_run(CONFIG.to_dict())
     with pytest.raises(RuntimeError):

@@ -1,24 +1,25 @@
 """The training callback that records a network's insides, all of it at each epoch's end.
 
-Nothing runs during the loop's steps: at an epoch's end the recorder reads the weights and the
+Nothing runs during the loop's steps. At an epoch's end the recorder reads the weights and the
 gradients the loop left in ``p.grad`` (those of the epoch's last step: the loop's
-``zero_grad(set_to_none=True)`` only clears them at the next step's start), runs one forward pass
-of fixed probe digits with hooks attached for that pass only, and copies the results to the host
-once. It draws no random numbers and changes no weights, so a run trains exactly as it would
+``zero_grad(set_to_none=True)`` only clears them at the next step's start), takes per-layer norms,
+and copies the weights into a shadow of the model kept in eval mode (~0.3 ms for the guide's MLP,
+in the training thread). Then, in a background thread and in epoch order, behind the next
+epoch's training: one forward pass of the shadow over fixed probe digits with hooks attached for
+that pass only, at the epochs :func:`core.inside.storage.on_schedule` picks and the last also the
+snapshot (250 more test digits, histograms, PCA, first-layer images, ~1.5 ms), the epoch's row
+into the record, and rewriting ``inside.pt`` at most once a second and at the run's end. torch
+lets go of the GIL while it computes, so on a machine with a core to spare this costs the
+training thread little; the CPU time is the same (``recording_seconds`` in the file counts both
+threads). It draws no random numbers and changes no weights, so a run trains exactly as it would
 without it.
-
-Cost, against the guide's MLP, whose whole epoch (validation and checkpoints included) takes
-tens of milliseconds: every epoch runs the 128 probe digits forward and takes per-layer norms
-(<1 ms, in the training thread); the heavier snapshot (250 more test digits forward, then
-histograms, PCA and first-layer images, ~1.5 ms) only at the epochs
-:func:`core.inside.storage.on_schedule` picks and at the last. The snapshot's arithmetic, adding
-the epoch to the record and rewriting ``inside.pt`` (at most once a second and at the run's end)
-run in a background thread, in epoch order, behind the next epoch's training.
 """
 from __future__ import annotations
 
+import copy
 import math
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -130,11 +131,18 @@ class InsideRecorder(Callback):
         device = self.params[0][0].device
         self.inputs = normalize(self.images.to(device))  # (m + n, 1, 28, 28), moved once
         self.layer_of = torch.tensor([i for i, params in enumerate(self.params) for _ in params], device=device)
-        # The update ratio's reference: the weights at the run's start, then at each epoch's end. One
-        # copy of the weights, parameter by parameter, overwritten in place: no per-epoch allocation of
-        # the whole model (the 4x4096 MLP's weights are 214 MB).
-        self.previous = [p.detach().clone() for p in self.parameters]
-        self.previous_norm = self._layer_norms(list(torch._foreach_norm(self.previous)))[0]
+        # A shadow of the model in eval mode holds the weights of the run's start, then of each epoch's
+        # end: the update ratio's reference, and what the probe runs on behind the next epoch's
+        # training. One copy of the weights, overwritten in place: no per-epoch allocation of the
+        # whole model (the 4x4096 MLP's weights are 214 MB).
+        self.shadow = copy.deepcopy(model).eval().requires_grad_(False)
+        self.shadow_layers = parameter_layers(self.shadow)
+        self.shadow_activations = activation_after(self.shadow, [module for _, module in self.shadow_layers])
+        self.shadow_parameters = [p for _, module in self.shadow_layers for p in module.parameters(recurse=False)]
+        self.buffers, self.shadow_buffers = list(model.buffers()), list(self.shadow.buffers())  # BatchNorm's stats
+        self.previous_norm = self._layer_norms(list(torch._foreach_norm(self.shadow_parameters)))[0]
+        self.shadow_free = threading.Event()  # set once the probe has read the shadow's weights
+        self.shadow_free.set()
         first = self.layers[0][1]
         header = {
             "layers": [name for name, _ in self.layers], "kinds": [layer_kind(module) for _, module in self.layers],
@@ -183,15 +191,16 @@ class InsideRecorder(Callback):
         return flat
 
     @torch.no_grad()
-    def _probe(self, model: nn.Module, snapshot: bool) -> tuple[list[torch.Tensor], torch.Tensor | None]:
-        """One eval-mode forward: per-layer [mean, std, dead fraction] of the probe digits' activations.
+    def _probe(self, snapshot: bool) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """One forward of the shadow (eval mode: dropout off, as evaluation sees the network): per-layer
+        [mean, std, dead fraction] of the probe digits' activations.
 
         With ``snapshot`` the map's test digits ride along in the same batch, and their last hidden
         layer's features (n, width) come back too; otherwise None.
         """
         m = len(self.probe_positions)
         nan = self.inputs.new_tensor(math.nan)
-        stats: list = [None] * len(self.layers)
+        stats: list = [None] * len(self.shadow_layers)
         captured: dict = {}
 
         def after(i: int, relu: bool):
@@ -205,15 +214,12 @@ class InsideRecorder(Callback):
 
         handles = [(activation if activation is not None else module).register_forward_hook(
             after(i, isinstance(activation, nn.ReLU))) for i, ((_, module), activation)
-            in enumerate(zip(self.layers, self.activations))]
+            in enumerate(zip(self.shadow_layers, self.shadow_activations))]
         if snapshot:
-            handles.append(self.layers[-1][1].register_forward_pre_hook(last_input))
-        was_training = model.training
-        model.eval()  # dropout off: the probe sees the network as evaluation does
+            handles.append(self.shadow_layers[-1][1].register_forward_pre_hook(last_input))
         try:
-            model(self.inputs if snapshot else self.inputs[:m])
+            self.shadow(self.inputs if snapshot else self.inputs[:m])
         finally:
-            model.train(was_training)
             for handle in handles:
                 handle.remove()
         return stats, captured.get("features")
@@ -221,40 +227,49 @@ class InsideRecorder(Callback):
     @torch.no_grad()
     def on_epoch_end(self, epoch: int, step: int, values: dict[str, float], state: EpochState) -> None:
         started = time.perf_counter()
+        while not self.shadow_free.wait(0.5):  # last epoch's probe is long done, unless its thread failed
+            self.background.check()
         weights = self.parameters  # the live weights (no_grad: no detaching needed)
         # A parameter without a gradient counts as 0; a model with none at all has no gradient numbers.
         grads = ([p.grad if p.grad is not None else torch.zeros_like(p) for p in weights]
                  if any(p.grad is not None for p in weights) else None)
         snapshot = on_schedule(epoch) or epoch == state.config.epochs
-        stats, features = self._probe(state.model, snapshot)
-        stats = torch.stack(stats)  # (L, 3): mean, std, dead fraction
         # ‖w‖, ‖w − w_previous‖ and ‖g‖ per parameter, one multi-tensor kernel each (the _foreach_ ops
         # torch.optim and clip_grad_norm_ use: a third of the dispatches), then summed per layer at once.
-        # The difference is taken in place in the reference copy, which then takes the new weights:
-        # no temporary the size of the model.
-        torch._foreach_sub_(self.previous, weights)
-        norms = self._layer_norms([*torch._foreach_norm(weights), *torch._foreach_norm(self.previous),
+        # The difference is taken in place in the shadow, which then takes the new weights.
+        torch._foreach_sub_(self.shadow_parameters, weights)
+        norms = self._layer_norms([*torch._foreach_norm(weights), *torch._foreach_norm(self.shadow_parameters),
                                    *torch._foreach_norm(grads or weights)])  # (weights: a stand-in)
-        torch._foreach_copy_(self.previous, weights)
+        torch._foreach_copy_(self.shadow_parameters, weights)
+        for shadow, buffer in zip(self.shadow_buffers, self.buffers):
+            shadow.copy_(buffer)
         weight_norm, moved, grad_norm = norms.unbind()
         row = {"weight_norm": weight_norm,
                "grad_norm": grad_norm if grads is not None else torch.full_like(weight_norm, math.nan),
-               "update_ratio": moved / self.previous_norm,
-               "dead_fraction": stats[:, 2], "activation_mean": stats[:, 0], "activation_std": stats[:, 1]}
+               "update_ratio": moved / self.previous_norm}
         self.previous_norm = weight_norm
-        # The snapshot's histograms, 2-D map and images are computed behind the next epoch's training,
-        # from copies (the flat per-layer tensors are new ones; the first layer's view is cloned): the
-        # loop changes the weights in place and replaces the gradients.
-        parts = ((self._layer_flat(weights), self._layer_flat(grads) if grads is not None else None, features,
-                  first_layer_view(self.layers[0][1]).clone()) if snapshot else None)
-        self.background.submit(lambda: self._finish(epoch, row, parts))
+        # The probe and the snapshot run behind the next epoch's training, on the shadow; the gradients
+        # are copied for it (the flat per-layer tensors are new ones): the next step replaces them.
+        flat_grads = self._layer_flat(grads) if snapshot and grads is not None else None
+        self.shadow_free.clear()
+        self.background.submit(lambda: self._finish(epoch, row, snapshot, flat_grads))
         self.spent += time.perf_counter() - started
 
-    def _finish(self, epoch: int, row: dict, parts: tuple | None) -> None:
-        """In the background thread, in epoch order: the snapshot if any, the row into the record, a save if due."""
+    @torch.no_grad()
+    def _finish(self, epoch: int, row: dict, snapshot: bool, grads: list[torch.Tensor] | None) -> None:
+        """In the background thread, in epoch order: probe, snapshot, the row into the record, a save if due."""
         started = time.perf_counter()
-        if parts is not None:
-            row.update(self._snapshot(*parts))
+        try:
+            stats, features = self._probe(snapshot)
+            if snapshot:  # copies of what the next epoch's end overwrites
+                weights = self._layer_flat(self.shadow_parameters)
+                first = first_layer_view(self.shadow_layers[0][1]).clone()
+        finally:
+            self.shadow_free.set()
+        stats = torch.stack(stats)  # (L, 3): mean, std, dead fraction
+        row.update(dead_fraction=stats[:, 2], activation_mean=stats[:, 0], activation_std=stats[:, 1])
+        if snapshot:
+            row.update(self._snapshot(weights, grads, features, first))
         if self.inputs.device.type != "cpu":  # everything to the host at once: on a GPU, the recording's waits
             row = {key: value.cpu() for key, value in row.items()}
         row["epoch"] = epoch

@@ -54,10 +54,10 @@ def execute(store: RunStore, run_id: str, config: TrainConfig, data=None, resume
         recording: tuple[Callback, ...] = (reporter,)
         if config.inside:  # the recorder picks its probe digits from the data, so it is loaded here
             data = data if data is not None else load_dataset(config.dataset, config.val_fraction, config.data_dir)
-            # Before the reporter: at an epoch's end the recorder's probe runs first, and the reporter's
-            # writer thread serializes the checkpoint after it, beside the next epoch's training. The
-            # other way round the two contend for the GIL and the probe took twice as long.
-            recording = (InsideRecorder(data, store.run_dir(run_id)), reporter)
+            # After the reporter: at an epoch's end the reporter's inline writes come first, then the
+            # recorder hands its probe to its own thread, which runs beside the next epoch's training
+            # instead of contending with those writes for the GIL.
+            recording = (reporter, InsideRecorder(data, store.run_dir(run_id)))
         result = train(config, recording + tuple(callbacks), data=data, resume=resume)
     except BaseException as exc:
         try:

@@ -11,7 +11,9 @@ from core.store import run_files
 from core.store.run_store import RunStore
 from core.training.callbacks import Callback, EpochState, TrainResult
 
-FLUSH_EVERY_S = 0.5  # metric rows are written in batches at most twice a second
+# Metric rows and progress are written in batches at most twice a second (and with every
+# checkpoint): an epoch's end does not flush on its own, as a small MLP ends 40 epochs a second.
+FLUSH_EVERY_S = 0.5
 # A stat() per batch is ~1 % of a small MLP's epoch; a Stop takes effect within this many seconds.
 STOP_CHECK_S = 0.05
 # Checkpoints up to this size are copied and written behind the next epoch's training; a larger
@@ -39,6 +41,7 @@ class StoreReporter(Callback):
         self.stop_checked = 0.0
         self.run_dir = store.run_dir(run_id)
         self.append_metrics = store.metrics_appender(run_id)  # one connection, opened in the training thread
+        self.predictions = run_files.PredictionsLog(self.run_dir)  # one open file
         # Checkpoints of epochs not yet on disk (see CHECKPOINT_EVERY_S); best may be an earlier epoch's.
         self.pending_last: dict | None = None
         self.pending_best: dict | None = None
@@ -65,7 +68,8 @@ class StoreReporter(Callback):
 
     def on_epoch_end(self, epoch: int, step: int, values: dict[str, float], state: EpochState) -> None:
         self.rows += [(name, step, float(epoch), value) for name, value in values.items()]
-        self.flush()
+        if time.monotonic() - self.last_flush >= FLUSH_EVERY_S:
+            self.flush()
         run_dir = self.run_dir
         checkpoint = run_files.checkpoint_dict(state.model, state.optimizer, state.scheduler, state.generator,
                                                state.config, epoch, step, values.get("val_accuracy"), state.is_best)
@@ -80,13 +84,14 @@ class StoreReporter(Callback):
         else:
             self.writer.drain()
             run_files.save_checkpoint(run_dir, checkpoint, state.is_best)
-        # Appended, inline (~0.03 ms): a resumed run's file already holds its parent's epochs (copied at launch).
-        run_files.append_predictions(run_dir, epoch, state.test_predicted, state.test_confidence)
+        # Appended, inline: a resumed run's file already holds its parent's epochs (copied at launch).
+        self.predictions.append(epoch, state.test_predicted, state.test_confidence)
 
     def write_checkpoints(self, last: dict) -> None:
         """Queue ``last`` as last.pt, and best.pt: a link to it if it is the best, else the best one still unwritten."""
         best, run_dir = self.pending_best, self.run_dir
         self.pending_last, self.pending_best, self.written_at = None, None, time.monotonic()
+        self.flush()  # the metrics on disk always reach the checkpoint's epoch: a resume counts on it
         self.writer.submit(lambda: run_files.save_checkpoint(run_dir, last, is_best=best is last))
         if best is not None and best is not last:
             self.writer.submit(lambda: run_files.save_best(run_dir, best))
@@ -96,6 +101,7 @@ class StoreReporter(Callback):
             self.write_checkpoints(self.pending_last)
         self.flush()
         self.append_metrics.close()
+        self.predictions.close()
         self.writer.close()  # the run is reported finished only once all it wrote is on disk
 
     def should_stop(self) -> bool:

@@ -159,21 +159,50 @@ def _record(epoch: int, predicted: torch.Tensor, confidence: torch.Tensor) -> by
             + confidence.to(torch.float16).numpy().astype("<f2").tobytes())
 
 
+class PredictionsLog:
+    """A run's predictions.bin kept open while it trains: each epoch's record is one write().
+
+    The first append checks the header of a file already there (a resumed run's copy of its
+    parent's) and cuts off a record a crash left partly written, so records stay aligned.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / PREDICTIONS
+        self.file = None
+
+    def append(self, epoch: int, predicted: torch.Tensor, confidence: torch.Tensor) -> None:
+        """Add one epoch's test predictions: class (n,) and confidence (n,)."""
+        digits, record = len(predicted), _record(epoch, predicted, confidence)
+        if self.file is None:
+            self.file = open(self.path, "a+b")  # O_APPEND: every write lands at the end
+            size = self.file.seek(0, os.SEEK_END)
+            if size == 0:
+                record = _HEADER.pack(PREDICTIONS_MAGIC, digits) + record
+            else:
+                header = os.pread(self.file.fileno(), _HEADER.size, 0)
+                if len(header) < _HEADER.size or _HEADER.unpack(header) != (PREDICTIONS_MAGIC, digits):
+                    self.close()
+                    raise ValueError(f"{self.path} does not hold predictions for {digits} test digits: "
+                                     "not this run's file.")
+                partial = (size - _HEADER.size) % _record_bytes(digits)
+                if partial:  # a write cut short by a crash
+                    self.file.truncate(size - partial)
+        self.file.write(record)
+        self.file.flush()  # on disk (in the page cache) for readers now, not when the buffer fills
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
 def append_predictions(run_dir: Path, epoch: int, predicted: torch.Tensor, confidence: torch.Tensor) -> None:
-    """Add one epoch's test predictions: class (n,) and confidence (n,), ~30 us for 1,000 digits."""
-    digits, record = len(predicted), _record(epoch, predicted, confidence)
-    with open(Path(run_dir) / PREDICTIONS, "a+b") as file:  # O_APPEND: every write lands at the end
-        size = file.seek(0, os.SEEK_END)
-        if size == 0:
-            file.write(_HEADER.pack(PREDICTIONS_MAGIC, digits) + record)
-            return
-        header = os.pread(file.fileno(), _HEADER.size, 0)
-        if len(header) < _HEADER.size or _HEADER.unpack(header) != (PREDICTIONS_MAGIC, digits):
-            raise ValueError(f"{file.name} does not hold predictions for {digits} test digits: not this run's file.")
-        partial = (size - _HEADER.size) % _record_bytes(digits)
-        if partial:  # a write cut short by a crash: drop it, so records stay aligned
-            file.truncate(size - partial)
-        file.write(record)
+    """Add one epoch's test predictions to a run's log, opening and closing it."""
+    log = PredictionsLog(run_dir)
+    try:
+        log.append(epoch, predicted, confidence)
+    finally:
+        log.close()
 
 
 def save_predictions(run_dir: Path, epochs: list[int], predicted: list[torch.Tensor],
