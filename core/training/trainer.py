@@ -162,10 +162,12 @@ class Trainer:
         """One pass; returns device-side (loss sum, correct count, samples) summed over ranks."""
         config, (train_x, train_y) = self.config, self.split["train"]
         self.model.train()
-        # Device-side running sums, one in-place op each per step: no host sync until a log point.
-        window_loss, loss_sum = torch.zeros((), device=self.device), torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device, dtype=torch.int64)
-        window_steps, seen, local_seen = 0, 0, 0
+        # Per step the loop keeps each batch's loss, predicted and true classes (references, and one
+        # argmax): summed on the device at a log point and at the epoch's end, not with ~6 small ops
+        # a step, which cost ~4 % of a small MLP's epoch. No host sync until a log point.
+        window: list[torch.Tensor] = []  # losses since the last log point
+        losses, sizes, predicted, targets = [], [], [], []
+        seen, local_seen = 0, 0
         order = torch.cat(batches(self.n, config.batch_size, config.sampling, self.generator)).to(self.device)
         # The augmentation's random numbers for the whole epoch, drawn and moved once: no per-batch
         # host-to-device copy on a GPU, and every process of a distributed run draws the same ones.
@@ -197,15 +199,16 @@ class Trainer:
             if self.scheduler is not None:
                 self.scheduler.step()
             loss = loss.detach()
-            window_loss.add_(loss)
-            loss_sum.add_(loss, alpha=len(y))
-            correct.add_((logits.detach().argmax(1) == y).sum())
-            window_steps, local_seen = window_steps + 1, local_seen + len(y)
+            window.append(loss)
+            losses.append(loss)
+            sizes.append(len(y))
+            predicted.append(logits.detach().argmax(1))
+            targets.append(y)
+            local_seen += len(y)
             if self.step % config.log_every == 0 or seen == self.n:
-                mean = self._all_reduce(window_loss / window_steps) / self.world
+                mean = self._all_reduce(torch.stack(window).mean()) / self.world
                 self._log(epoch, mean.item(), seen)  # the one host sync per log point
-                window_loss.zero_()
-                window_steps = 0
+                window = []
                 if self.status == "completed" and self._stop_requested():
                     self.status = "stopped"
                 if self.status != "completed":
@@ -213,8 +216,12 @@ class Trainer:
             elif self.world == 1 and any(callback.should_stop() for callback in self.callbacks):
                 self.status = "stopped"  # a single process stops within one batch, not one log point
                 break
-        return self._all_reduce(torch.stack([loss_sum, correct.to(loss_sum.dtype),
-                                             torch.tensor(float(local_seen), device=self.device)]))
+        if losses:
+            loss_sum = torch.stack(losses).float() @ torch.tensor(sizes, dtype=torch.float32, device=self.device)
+            correct = (torch.cat(predicted) == torch.cat(targets)).sum().float()
+        else:  # a stop before this epoch's first step
+            loss_sum = correct = torch.zeros((), device=self.device)
+        return self._all_reduce(torch.stack([loss_sum, correct, torch.tensor(float(local_seen), device=self.device)]))
 
     def _tutorial_batches(self, chunks: tuple[torch.Tensor, ...]):
         """Per chunk, the tutorial DataLoader's (x, y) of this rank's share; None for a skipped sliver."""
