@@ -82,6 +82,7 @@ class StoreReporter(Callback):
             else:
                 self.pending_last = checkpoint
         else:
+            self.flush()  # as write_checkpoints does: the metrics on disk reach the checkpoint's epoch
             self.writer.drain()
             run_files.save_checkpoint(run_dir, checkpoint, state.is_best)
         # Appended, inline: a resumed run's file already holds its parent's epochs (copied at launch).
