@@ -3,23 +3,20 @@
 Nothing runs during the loop's steps. At an epoch's end the recorder reads the weights and the
 gradients the loop left in ``p.grad`` (those of the epoch's last step: the loop's
 ``zero_grad(set_to_none=True)`` only clears them at the next step's start), takes per-layer norms,
-and copies the weights into a shadow of the model kept in eval mode (~0.3 ms for the guide's MLP,
-in the training thread). Then, in a background thread and in epoch order, behind the next
-epoch's training: one forward pass of the shadow over fixed probe digits with hooks attached for
-that pass only, at the epochs :func:`core.inside.storage.on_schedule` picks and the last also the
-snapshot (250 more test digits, histograms, PCA, first-layer images, ~1.5 ms), the epoch's row
-into the record, and rewriting ``inside.pt`` at most once a second and at the run's end. torch
-lets go of the GIL while it computes, so on a machine with a core to spare this costs the
-training thread little; the CPU time is the same (``recording_seconds`` in the file counts both
-threads). It draws no random numbers and changes no weights, so a run trains exactly as it would
-without it.
+copies the weights into a shadow of the model kept in eval mode, and runs the shadow over fixed
+probe digits with hooks attached for that pass only (~1 ms for the guide's MLP, in the training
+thread). At the epochs :func:`core.inside.storage.on_schedule` picks and the last, the snapshot
+(histograms, PCA of 250 more test digits, first-layer images, ~2 ms) is computed from copies in a
+background thread, in epoch order, behind the next epoch's training; that thread also adds each
+epoch to the record and rewrites ``inside.pt`` at most once a second and at the run's end.
+``recording_seconds`` in the file counts both threads. It draws no random numbers and changes no
+weights, so a run trains exactly as it would without it.
 """
 from __future__ import annotations
 
 import copy
 import math
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -141,8 +138,6 @@ class InsideRecorder(Callback):
         self.shadow_parameters = [p for _, module in self.shadow_layers for p in module.parameters(recurse=False)]
         self.buffers, self.shadow_buffers = list(model.buffers()), list(self.shadow.buffers())  # BatchNorm's stats
         self.previous_norm = self._layer_norms(list(torch._foreach_norm(self.shadow_parameters)))[0]
-        self.shadow_free = threading.Event()  # set once the probe has read the shadow's weights
-        self.shadow_free.set()
         first = self.layers[0][1]
         header = {
             "layers": [name for name, _ in self.layers], "kinds": [layer_kind(module) for _, module in self.layers],
@@ -227,8 +222,6 @@ class InsideRecorder(Callback):
     @torch.no_grad()
     def on_epoch_end(self, epoch: int, step: int, values: dict[str, float], state: EpochState) -> None:
         started = time.perf_counter()
-        while not self.shadow_free.wait(0.5):  # last epoch's probe is long done, unless its thread failed
-            self.background.check()
         weights = self.parameters  # the live weights (no_grad: no detaching needed)
         # A parameter without a gradient counts as 0; a model with none at all has no gradient numbers.
         grads = ([p.grad if p.grad is not None else torch.zeros_like(p) for p in weights]
@@ -248,28 +241,25 @@ class InsideRecorder(Callback):
                "grad_norm": grad_norm if grads is not None else torch.full_like(weight_norm, math.nan),
                "update_ratio": moved / self.previous_norm}
         self.previous_norm = weight_norm
-        # The probe and the snapshot run behind the next epoch's training, on the shadow; the gradients
-        # are copied for it (the flat per-layer tensors are new ones): the next step replaces them.
-        flat_grads = self._layer_flat(grads) if snapshot and grads is not None else None
-        self.shadow_free.clear()
-        self.background.submit(lambda: self._finish(epoch, row, snapshot, flat_grads))
+        # The probe runs here, on the shadow: in another thread it took three times the CPU (the
+        # weights just copied are in this core's cache) and contended for the GIL with the loop.
+        stats, features = self._probe(snapshot)
+        stats = torch.stack(stats)  # (L, 3): mean, std, dead fraction
+        row.update(dead_fraction=stats[:, 2], activation_mean=stats[:, 0], activation_std=stats[:, 1])
+        # The snapshot's histograms, 2-D map and images are computed behind the next epoch's training,
+        # from copies (the flat per-layer tensors are new ones): the next epoch changes the weights and
+        # the shadow, and replaces the gradients.
+        parts = ((self._layer_flat(self.shadow_parameters), self._layer_flat(grads) if grads is not None else None,
+                  features, first_layer_view(self.shadow_layers[0][1]).clone()) if snapshot else None)
+        self.background.submit(lambda: self._finish(epoch, row, parts))
         self.spent += time.perf_counter() - started
 
     @torch.no_grad()
-    def _finish(self, epoch: int, row: dict, snapshot: bool, grads: list[torch.Tensor] | None) -> None:
-        """In the background thread, in epoch order: probe, snapshot, the row into the record, a save if due."""
+    def _finish(self, epoch: int, row: dict, parts: tuple | None) -> None:
+        """In the background thread, in epoch order: the snapshot if any, the row into the record, a save if due."""
         started = time.perf_counter()
-        try:
-            stats, features = self._probe(snapshot)
-            if snapshot:  # copies of what the next epoch's end overwrites
-                weights = self._layer_flat(self.shadow_parameters)
-                first = first_layer_view(self.shadow_layers[0][1]).clone()
-        finally:
-            self.shadow_free.set()
-        stats = torch.stack(stats)  # (L, 3): mean, std, dead fraction
-        row.update(dead_fraction=stats[:, 2], activation_mean=stats[:, 0], activation_std=stats[:, 1])
-        if snapshot:
-            row.update(self._snapshot(weights, grads, features, first))
+        if parts is not None:
+            row.update(self._snapshot(*parts))
         if self.inputs.device.type != "cpu":  # everything to the host at once: on a GPU, the recording's waits
             row = {key: value.cpu() for key, value in row.items()}
         row["epoch"] = epoch
