@@ -196,15 +196,6 @@ class PredictionsLog:
             self.file = None
 
 
-def append_predictions(run_dir: Path, epoch: int, predicted: torch.Tensor, confidence: torch.Tensor) -> None:
-    """Add one epoch's test predictions to a run's log, opening and closing it."""
-    log = PredictionsLog(run_dir)
-    try:
-        log.append(epoch, predicted, confidence)
-    finally:
-        log.close()
-
-
 def save_predictions(run_dir: Path, epochs: list[int], predicted: list[torch.Tensor],
                      confidence: list[torch.Tensor]) -> None:
     """A whole history at once, atomically: ``predicted`` and ``confidence`` hold one (n,) row per epoch."""
