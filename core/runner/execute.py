@@ -51,23 +51,26 @@ def execute(store: RunStore, run_id: str, config: TrainConfig, data=None, resume
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)} if in_main_thread else {}
     try:
-        recording: tuple[Callback, ...] = (reporter,)
-        if config.inside:  # the recorder picks its probe digits from the data, so it is loaded here
-            data = data if data is not None else load_dataset(config.dataset, config.val_fraction, config.data_dir)
-            # After the reporter: at an epoch's end the reporter's inline writes come first, then the
-            # recorder probes and hands its snapshot and save to its own thread, which then runs
-            # beside the next epoch's training rather than beside those writes.
-            recording = (reporter, InsideRecorder(data, store.run_dir(run_id)))
-        result = train(config, recording + tuple(callbacks), data=data, resume=resume)
-    except BaseException as exc:
         try:
-            store.finish(run_id, "failed", error=failure_message(exc, store))
-        except Exception:  # noqa: BLE001 - the store is what failed; the original error matters more
-            pass
-        raise
+            recording: tuple[Callback, ...] = (reporter,)
+            if config.inside:  # the recorder picks its probe digits from the data, so it is loaded here
+                data = data if data is not None else load_dataset(config.dataset, config.val_fraction, config.data_dir)
+                # After the reporter: at an epoch's end the reporter's inline writes come first, then the
+                # recorder probes and hands its snapshot and save to its own thread, which then runs
+                # beside the next epoch's training rather than beside those writes.
+                recording = (reporter, InsideRecorder(data, store.run_dir(run_id)))
+            result = train(config, recording + tuple(callbacks), data=data, resume=resume)
+        except BaseException as exc:
+            try:
+                store.finish(run_id, "failed", error=failure_message(exc, store))
+            except Exception:  # noqa: BLE001 - the store is what failed; the original error matters more
+                pass
+            raise
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        store.finish(run_id, result.status, error=result.error, summary={**store.get(run_id).summary,
+                                                                         **result.summary()})
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    store.finish(run_id, result.status, error=result.error, summary={**store.get(run_id).summary,
-                                                                     **result.summary()})
+        reporter.close()
     return result
