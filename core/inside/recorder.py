@@ -227,6 +227,7 @@ class InsideRecorder(Callback):
     @torch.no_grad()
     def on_epoch_end(self, epoch: int, step: int, values: dict[str, float], state: EpochState) -> None:
         started = time.perf_counter()
+        self.background.check()  # a failed snapshot or save ends the run with its reason, at an epoch's end
         weights = self.parameters  # the live weights (no_grad: no detaching needed)
         # A parameter without a gradient counts as 0; a model with none at all has no gradient numbers.
         grads = ([p.grad if p.grad is not None else torch.zeros_like(p) for p in weights]
@@ -257,7 +258,8 @@ class InsideRecorder(Callback):
         parts = ((self._layer_flat(self.shadow_parameters), self._layer_flat(grads) if grads is not None else None,
                   features, first_layer_view(self.shadow_layers[0][1]).clone()) if snapshot else None)
         self.pending.append((epoch, row, parts))
-        save = time.monotonic() >= self.next_save
+        # At the last epoch the final save goes behind too, beside the reporter's last checkpoint writes.
+        save = time.monotonic() >= self.next_save or epoch == state.config.epochs
         if parts is not None or save:
             self._hand_over(save)
         self.spent += time.perf_counter() - started
@@ -311,10 +313,6 @@ class InsideRecorder(Callback):
             self.record.header["recording_seconds"] = self.spent + self.spent_behind  # up to this write
             save_inside(self.run_dir, self.record)
             self.unsaved = False
-
-    def should_stop(self) -> bool:
-        self.background.check()  # a failed snapshot or save ends the run with its reason
-        return False
 
     def on_end(self, result: TrainResult) -> None:
         started = time.perf_counter()
