@@ -19,15 +19,17 @@ from core.training.callbacks import Callback, EpochState, TrainResult
 from tests.helpers_waiting import wait_until
 
 CONFIG = TrainConfig(epochs=4, threads=1).validate()
+LONG = TrainConfig(epochs=10, threads=1).validate()  # the epochs fed below never reach its last
 
 
-def epoch_end(store_reporter: reporter.StoreReporter, epoch: int, val_accuracy: float, is_best: bool) -> None:
+def epoch_end(store_reporter: reporter.StoreReporter, epoch: int, val_accuracy: float, is_best: bool,
+              config: TrainConfig = LONG) -> None:
     """One epoch's end as the loop reports it, with every weight equal to the epoch number."""
     model = torch.nn.Linear(2, 2)
     with torch.no_grad():
         model.weight.fill_(epoch)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    state = EpochState(model, optimizer, None, torch.Generator(), CONFIG, torch.zeros(5, dtype=torch.long),
+    state = EpochState(model, optimizer, None, torch.Generator(), config, torch.zeros(5, dtype=torch.long),
                        torch.ones(5), is_best)
     store_reporter.on_epoch_end(epoch, epoch * 10, {"val_accuracy": val_accuracy}, state)
 
@@ -80,6 +82,21 @@ def test_slow_epochs_are_each_written(tmp_path, monkeypatch):
         assert written(run_dir, run_files.LAST) == (epoch, float(epoch))
         assert written(run_dir, run_files.BEST) == ((epoch, float(epoch)) if is_best else (2, 2.0))
     recorder.on_end(ended("completed", 3))
+
+
+def test_the_last_epoch_of_a_run_is_written_at_its_own_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(reporter, "CHECKPOINT_EVERY_S", 3600.0)
+    store = RunStore(tmp_path)
+    run_id = store.create_run(CONFIG.to_dict())
+    run_dir = store.run_dir(run_id)
+    recorder = reporter.StoreReporter(store, run_id)
+    for epoch, accuracy, is_best in ((1, 0.5, True), (2, 0.9, True), (3, 0.7, False), (4, 0.8, False)):
+        epoch_end(recorder, epoch, accuracy, is_best, CONFIG)
+    recorder.writer.drain()  # before on_end: its writes start beside the other callbacks' epoch end
+    assert written(run_dir, run_files.LAST) == (4, 4.0)
+    assert written(run_dir, run_files.BEST) == (2, 2.0)
+    recorder.on_end(ended("completed", 4))
+    assert written(run_dir, run_files.LAST) == (4, 4.0)
 
 
 class CrashAfter(Callback):

@@ -78,7 +78,8 @@ class StoreReporter(Callback):
             checkpoint = cloned(checkpoint)  # the state dicts hold live tensors the next epoch updates in place
             if state.is_best:
                 self.pending_best = checkpoint
-            if self.written_at is None or time.monotonic() - self.written_at >= CHECKPOINT_EVERY_S:
+            if (self.written_at is None or time.monotonic() - self.written_at >= CHECKPOINT_EVERY_S
+                    or epoch == state.config.epochs):  # the last: written beside the other callbacks' epoch end
                 self.write_checkpoints(checkpoint)
             else:
                 self.pending_last = checkpoint
