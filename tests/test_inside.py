@@ -36,6 +36,7 @@ from core.runner.execute import execute
 from core.runner.launch import copy_history
 from core.store.run_store import RunStore, load_checkpoint
 from core.train import build_parser as build_train_parser
+from core.training import evaluation
 from core.training.callbacks import Callback
 from core.training.trainer import train
 
@@ -124,6 +125,38 @@ def test_update_ratio_of_one_sgd_step_matches_the_hand_computation(data):
     moved = per_layer([after - before for after, before in zip(kept.weights[0], initial)], model)
     assert payload["update_ratio"][0].tolist() == pytest.approx([m / w for m, w in zip(moved, start_norms)],
                                                                 rel=1e-5)
+
+
+# Probe digits among the evaluated ones (in one chunk, or in chunks of 97 as a bigger split is), or
+# training digits, which the loop does not evaluate.
+@pytest.mark.parametrize("val_fraction, chunk", [(0.1, None), (0.1, 97), (0.0, None)])
+def test_activation_numbers_and_the_map_are_those_of_the_probe_digits_by_hand(val_fraction, chunk, monkeypatch):
+    """The guide's MLP by hand from each epoch's weights: ReLU(x·W₁ᵀ + b₁) over the probe digits gives
+    mean, std and dead units; over the map's test digits, the features the first snapshot maps."""
+    if chunk is not None:
+        monkeypatch.setattr(evaluation.predict_logits.__wrapped__, "__defaults__", (chunk,))
+    data = load_dataset("embedded", val_fraction=val_fraction)
+    kept = LastGradients()
+    payload = record(TrainConfig(epochs=2, threads=1), data, kept)
+    probe_split = "val" if val_fraction else "train"
+    assert payload["probe_split"] == probe_split
+    probe = normalize(data.images[data.splits[probe_split][payload["probe_positions"].long()]]).flatten(1)
+    mapped = normalize(data.images[data.splits["test"][payload["projection_positions"].long()]]).flatten(1)
+    assert len(probe) == PROBE_DIGITS and len(mapped) == PROJECTION_DIGITS
+    for epoch, (w1, b1, w2, b2) in enumerate(kept.weights):
+        hidden = torch.relu(probe @ w1.T + b1)
+        logits = hidden @ w2.T + b2
+        dead = (hidden.amax(0) <= 0).float().mean().item()
+        assert payload["activation_mean"][epoch].tolist() == pytest.approx([hidden.mean().item(), logits.mean().item()],
+                                                                           rel=1e-4, abs=1e-6)
+        assert payload["activation_std"][epoch].tolist() == pytest.approx([hidden.std().item(), logits.std().item()],
+                                                                          rel=1e-4)
+        assert payload["dead_fraction"][epoch, 0].item() == pytest.approx(dead)
+        assert math.isnan(payload["dead_fraction"][epoch, 1].item()), "no ReLU after the output layer"
+    w1, b1, _, _ = kept.weights[0]
+    by_hand, _ = project_2d(torch.relu(mapped @ w1.T + b1))
+    assert payload["snapshot_epochs"].tolist()[0] == 1
+    assert torch.allclose(payload["projection"][0].float(), by_hand, atol=2e-3 * by_hand.abs().max().item())
 
 
 @pytest.mark.parametrize("shape", [(300, 20), (40, 100)])  # the covariance path and the Gram-matrix path

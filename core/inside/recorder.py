@@ -1,11 +1,14 @@
 """The training callback that records a network's insides, all of it at each epoch's end.
 
-Nothing runs during the loop's steps. At an epoch's end the recorder reads the weights and the
-gradients the loop left in ``p.grad`` (those of the epoch's last step: the loop's
-``zero_grad(set_to_none=True)`` only clears them at the next step's start), takes per-layer norms,
-copies the weights into a shadow of the model kept in eval mode, and runs the shadow over fixed
-probe digits with hooks attached for that pass only (~1 ms for the guide's MLP, in the training
-thread). At the epochs :func:`core.inside.storage.on_schedule` picks and the last, the snapshot
+Nothing runs during the loop's steps. At an epoch's end the loop evaluates the validation and test
+digits; hooks attached for those passes only keep the activations of fixed probe digits among the
+validation digits, and the last hidden layer's features of the map's test digits (no forward pass of
+the recorder's own). Then the recorder reads the weights and the gradients the loop left in
+``p.grad`` (those of the epoch's last step: the loop's ``zero_grad(set_to_none=True)`` only clears
+them at the next step's start), takes per-layer norms, and copies the weights into a shadow of the
+model kept in eval mode (~0.3 ms for the guide's MLP, in the training thread). Without validation
+digits the probe digits are training digits, which the loop does not evaluate: the shadow is then
+run over them. At the epochs :func:`core.inside.storage.on_schedule` picks and the last, the snapshot
 (histograms, PCA of 250 more test digits, first-layer images, ~2 ms) is computed from copies in a
 background thread, in epoch order, behind the next epoch's training; that thread also adds the
 epochs to the record and rewrites ``inside.pt`` about once a second and at the run's end. Epochs
@@ -16,6 +19,8 @@ weights, so a run trains exactly as it would without it.
 """
 from __future__ import annotations
 
+import bisect
+import contextlib
 import copy
 import math
 import sys
@@ -109,6 +114,7 @@ class InsideRecorder(Callback):
         self.projection_labels = data.labels[test_index[self.projection_positions]].to(torch.uint8)
         self.steps_per_epoch, self.start_epoch = 0, 0
         self.record: Record | None = None
+        self.evaluated: dict = {}  # what the hooks kept from this epoch's evaluation passes (see evaluating)
         self.unsaved = False
         # (epoch, row, snapshot parts or None) not yet handed to the background thread, and when it saves next.
         self.pending: list[tuple[int, dict, tuple | None]] = []
@@ -125,6 +131,7 @@ class InsideRecorder(Callback):
 
     def on_model(self, model: nn.Module) -> None:
         started = time.perf_counter()
+        self.model = model
         self.layers = parameter_layers(model)
         self.params = [list(module.parameters(recurse=False)) for _, module in self.layers]
         self.parameters = [p for params in self.params for p in params]  # layer after layer
@@ -224,6 +231,54 @@ class InsideRecorder(Callback):
                 handle.remove()
         return stats, captured.get("features")
 
+    @contextlib.contextmanager
+    def evaluating(self, split: str, model: nn.Module):
+        """Around the loop's pass over ``split``: keeps the probe digits' per-layer [mean, std, dead
+        fraction] (the probe's split) or the map's test digits' features (test) in ``self.evaluated``."""
+        positions = {self.probe_split: self.probe_positions, "test": self.projection_positions}.get(split)
+        if model is not self.model or positions is None or not len(positions):
+            yield
+            return
+        wanted, index = positions.tolist(), positions.to(self.inputs.device)
+        kept: list[list[torch.Tensor]] = []
+
+        def keeper(flatten: bool):
+            parts, seen = [], [0]  # this module's rows of the wanted digits; rows of the pass so far
+            kept.append(parts)
+
+            def keep(chunk: torch.Tensor) -> None:
+                start, seen[0] = seen[0], seen[0] + len(chunk)
+                low, high = bisect.bisect_left(wanted, start), bisect.bisect_left(wanted, seen[0])
+                if low < high:
+                    rows = chunk.index_select(0, index[low:high] - start if start else index[low:high])
+                    parts.append(rows.flatten(1) if flatten else rows)
+            return keep
+
+        if split == self.probe_split:
+            handles = []
+            for (_, module), activation in zip(self.layers, self.activations):
+                keep = keeper(False)
+                handles.append((activation if activation is not None else module).register_forward_hook(
+                    lambda module, inputs, output, keep=keep: keep(output)))
+        else:
+            keep = keeper(True)
+            handles = [self.layers[-1][1].register_forward_pre_hook(lambda module, inputs: keep(inputs[0]))]
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+        taken = [torch.cat(parts) if parts else None for parts in kept]
+        if any(rows is None or len(rows) != len(wanted) for rows in taken):
+            return  # not the pass expected (another model's, or chunks cut short): the shadow's probe runs
+        if split == self.probe_split:
+            nan = index.new_tensor(math.nan, dtype=torch.float32)
+            self.evaluated["stats"] = [
+                torch.stack([rows.mean(), rows.std(), dead_fraction(rows) if isinstance(activation, nn.ReLU) else nan])
+                for rows, activation in zip(taken, self.activations)]
+        else:
+            self.evaluated["features"] = taken[0]
+
     @torch.no_grad()
     def on_epoch_end(self, epoch: int, step: int, values: dict[str, float], state: EpochState) -> None:
         started = time.perf_counter()
@@ -247,9 +302,12 @@ class InsideRecorder(Callback):
                "grad_norm": grad_norm if grads is not None else torch.full_like(weight_norm, math.nan),
                "update_ratio": moved / self.previous_norm}
         self.previous_norm = weight_norm
-        # The probe runs here, on the shadow: in another thread it took three times the CPU (the
-        # weights just copied are in this core's cache) and contended for the GIL with the loop.
-        stats, features = self._probe(snapshot)
+        evaluated, self.evaluated = self.evaluated, {}
+        stats, features = evaluated.get("stats"), evaluated.get("features")
+        if stats is None or (snapshot and features is None):
+            # The loop's passes did not cover the digits (no validation split): the shadow is run over
+            # them here; in another thread it took three times the CPU and contended for the GIL.
+            stats, features = self._probe(snapshot)
         stats = torch.stack(stats)  # (L, 3): mean, std, dead fraction
         row.update(dead_fraction=stats[:, 2], activation_mean=stats[:, 0], activation_std=stats[:, 1])
         # The snapshot's histograms, 2-D map and images are computed behind the next epoch's training,

@@ -62,12 +62,11 @@ INSIDE = "inside.pt"
 FORMAT = 1
 MAX_UNITS = 64  # first-layer units (MLP) or filters (CNN) kept as images
 # Validation digits whose activations give dead units and activation statistics, every epoch: ~13 a
-# class. Their forward pass is most of a plain epoch's recording; with 256 recording took 4.2 % of
-# the guide's MLP's training time, with 128 3.6 %.
+# class. The loop's validation pass computes their activations anyway (the recorder's hooks keep
+# their rows); without a validation split they are training digits, which cost a forward pass.
 PROBE_DIGITS = 128
-# Test digits mapped to 2-D: ~25 per class, enough to see the clusters form. Their forward pass is
-# most of a snapshot's cost: at 1,000 (the embedded test split) recording cost the guide's MLP over
-# 5 % of its epoch time, at 500 ~4.5 %.
+# Test digits mapped to 2-D: ~25 per class, enough to see the clusters form. Their features come
+# from the loop's test pass; the map's PCA, in the recorder's thread, grows with their number.
 PROJECTION_DIGITS = 250
 SERIES = ("weight_norm", "grad_norm", "update_ratio", "dead_fraction", "activation_mean", "activation_std")
 SNAPSHOT = ("weight_counts", "weight_edges", "grad_counts", "grad_edges", "projection", "projection_variance",

@@ -5,6 +5,7 @@ callback that writes to the run store, which the dashboard polls.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -22,6 +23,12 @@ class Callback:
         """The model about to train, with its starting weights (a resumed run's loaded); right after on_start."""
 
     def on_log(self, step: int, epoch: float, values: dict[str, float], progress: dict) -> None: ...
+
+    def evaluating(self, split: str, model: nn.Module) -> contextlib.AbstractContextManager:
+        """Entered around the loop's pass over ``split`` ("val", "test") at an epoch's end, before
+        on_epoch_end: forward hooks attached to ``model`` within it see that pass's activations (eval
+        mode, no gradients, the images in split order, in chunks)."""
+        return contextlib.nullcontext()
 
     def on_epoch_end(self, epoch: int, step: int, values: dict[str, float], state: "EpochState") -> None: ...
 

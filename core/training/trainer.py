@@ -4,6 +4,7 @@ It reports only through callbacks (:mod:`core.training.callbacks`), never prints
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -65,6 +66,7 @@ class Trainer:
         self.callbacks = callbacks
         # Asked every batch: only the callbacks that can ask to stop (~1 us a call, ~30 calls an epoch).
         self.stoppers = tuple(c for c in callbacks if type(c).should_stop is not Callback.should_stop)
+        self.watchers = tuple(c for c in callbacks if type(c).evaluating is not Callback.evaluating)
         data = data if data is not None else load_dataset(config.dataset, config.val_fraction, config.data_dir)
         self.rank, self.world = distributed_context()
         self.device = device = resolve_device(config.device)
@@ -257,14 +259,13 @@ class Trainer:
     def _end_epoch(self, epoch: int, totals: torch.Tensor) -> None:
         loss_sum, correct, seen = totals.tolist()
         values = {"train_loss": loss_sum / seen, "train_accuracy": correct / seen}
-        val_x, val_y = self.split["val"]
-        if len(val_y):
-            val = evaluate_split(self.model, val_x, val_y)
+        if len(self.split["val"][1]):
+            val = self._evaluate("val")
             values.update(val_loss=val["loss"].item(), val_accuracy=val["accuracy"].item())
             if not math.isfinite(values["val_loss"]):
                 self.status, self.error = "diverged", "The validation loss is not finite: lower the learning rate."
                 return
-        test = evaluate_split(self.model, *self.split["test"])
+        test = self._evaluate("test")
         self.tested = (self.step, test["accuracy"])  # the run's final answer too, if no step follows
         values["seconds"] = time.perf_counter() - self.started
         current = values.get("val_accuracy", values["train_accuracy"])
@@ -276,6 +277,13 @@ class Trainer:
                            test["predicted"].cpu(), test["confidence"].cpu(), is_best)
         for callback in self.callbacks:
             callback.on_epoch_end(self.epochs_done, self.step, values, state)
+
+    def _evaluate(self, split: str) -> dict[str, torch.Tensor]:
+        """An epoch's end evaluation of ``split``, with the callbacks that watch it (see Callback.evaluating)."""
+        with contextlib.ExitStack() as watching:
+            for callback in self.watchers:
+                watching.enter_context(callback.evaluating(split, self.model))
+            return evaluate_split(self.model, *self.split[split])
 
     def _result(self, seconds: float) -> TrainResult:
         test_x, test_y = self.split["test"]
