@@ -140,6 +140,11 @@ class InsideRecorder(Callback):
         device = self.params[0][0].device
         self.inputs = normalize(self.images.to(device))  # (m + n, 1, 28, 28), moved once
         self.layer_of = torch.tensor([i for i, params in enumerate(self.params) for _ in params], device=device)
+        # The rows the evaluation hooks keep, per split: sorted positions as a list (to find a chunk's
+        # share) and on the device (to select it).
+        self.watched = {split: (positions.tolist(), positions.to(device)) for split, positions in
+                        ((self.probe_split, self.probe_positions), ("test", self.projection_positions))
+                        if len(positions)}
         # A shadow of the model in eval mode holds the weights of the run's start, then of each epoch's
         # end: the update ratio's reference, and what the probe runs on behind the next epoch's
         # training. One copy of the weights, overwritten in place: no per-epoch allocation of the
@@ -235,23 +240,26 @@ class InsideRecorder(Callback):
     def evaluating(self, split: str, model: nn.Module):
         """Around the loop's pass over ``split``: keeps the probe digits' per-layer [mean, std, dead
         fraction] (the probe's split) or the map's test digits' features (test) in ``self.evaluated``."""
-        positions = {self.probe_split: self.probe_positions, "test": self.projection_positions}.get(split)
-        if model is not self.model or positions is None or not len(positions):
+        if model is not self.model or split not in self.watched:
             yield
             return
-        wanted, index = positions.tolist(), positions.to(self.inputs.device)
+        started = time.perf_counter()
+        wanted, index = self.watched[split]
         kept: list[list[torch.Tensor]] = []
+        spent = [0.0]  # in the hooks, during the pass
 
         def keeper(flatten: bool):
             parts, seen = [], [0]  # this module's rows of the wanted digits; rows of the pass so far
             kept.append(parts)
 
             def keep(chunk: torch.Tensor) -> None:
+                began = time.perf_counter()
                 start, seen[0] = seen[0], seen[0] + len(chunk)
                 low, high = bisect.bisect_left(wanted, start), bisect.bisect_left(wanted, seen[0])
                 if low < high:
                     rows = chunk.index_select(0, index[low:high] - start if start else index[low:high])
                     parts.append(rows.flatten(1) if flatten else rows)
+                spent[0] += time.perf_counter() - began
             return keep
 
         if split == self.probe_split:
@@ -263,13 +271,17 @@ class InsideRecorder(Callback):
         else:
             keep = keeper(True)
             handles = [self.layers[-1][1].register_forward_pre_hook(lambda module, inputs: keep(inputs[0]))]
+        self.spent += time.perf_counter() - started
         try:
             yield
         finally:
             for handle in handles:
                 handle.remove()
+        started = time.perf_counter()
+        self.spent += spent[0]
         taken = [torch.cat(parts) if parts else None for parts in kept]
         if any(rows is None or len(rows) != len(wanted) for rows in taken):
+            self.spent += time.perf_counter() - started
             return  # not the pass expected (another model's, or chunks cut short): the shadow's probe runs
         if split == self.probe_split:
             nan = index.new_tensor(math.nan, dtype=torch.float32)
@@ -278,6 +290,7 @@ class InsideRecorder(Callback):
                 for rows, activation in zip(taken, self.activations)]
         else:
             self.evaluated["features"] = taken[0]
+        self.spent += time.perf_counter() - started
 
     @torch.no_grad()
     def on_epoch_end(self, epoch: int, step: int, values: dict[str, float], state: EpochState) -> None:
