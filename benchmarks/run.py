@@ -82,7 +82,7 @@ class Sizes:
 
 FULL = Sizes(steps={("mlp", 1): (469, 150), ("mlp", 2): (469, 100), ("cnn", 1): (469, 100), ("cnn", 2): (150, 50)},
              repeats=20, first_metric_repeats=3, overhead_repeats=41, metric_points=10_000, inspect_test=10_000,
-             import_images=5_000, preset_epochs=None, time_auto=True, inside_pairs=10)
+             import_images=5_000, preset_epochs=None, time_auto=True, inside_pairs=16)
 QUICK = Sizes(steps={("mlp", 1): (20, 10), ("mlp", 2): (10, 5), ("cnn", 1): (20, 10), ("cnn", 2): (10, 5)},
               repeats=5, first_metric_repeats=1, overhead_repeats=1, metric_points=10_000, inspect_test=10_000,
               import_images=500, preset_epochs=1, time_auto=False, inside_pairs=2)
