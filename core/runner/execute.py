@@ -56,8 +56,8 @@ def execute(store: RunStore, run_id: str, config: TrainConfig, data=None, resume
             if config.inside:  # the recorder picks its probe digits from the data, so it is loaded here
                 data = data if data is not None else load_dataset(config.dataset, config.val_fraction, config.data_dir)
                 # After the reporter: at an epoch's end the reporter's inline writes come first, then the
-                # recorder probes and hands its snapshot and save to its own thread, which then runs
-                # beside the next epoch's training rather than beside those writes.
+                # recorder takes its norms and hands its snapshot and save to its own thread, which then
+                # runs beside the next epoch's training rather than beside those writes.
                 recording = (reporter, InsideRecorder(data, store.run_dir(run_id)))
             result = train(config, recording + tuple(callbacks), data=data, resume=resume)
         except BaseException as exc:
