@@ -70,7 +70,7 @@ class Sizes:
 
     steps: dict  # (model, threads) -> (steps for pipelines a, b and d; steps for c), out of EPOCH_STEPS
     repeats: int  # timings per median (live view, Inspect)
-    first_metric_repeats: int
+    first_metric_repeats: int  # cold and warm starts each; one cold start ranges 2.4-3.5 s here
     overhead_repeats: int  # alternations of worker and plain loop (pairs range ~0.8-1.3x here: the median needs many)
     metric_points: int  # rows of each step series in the live-view store
     inspect_test: int  # test digits in the synthesized Inspect run
@@ -81,7 +81,7 @@ class Sizes:
 
 
 FULL = Sizes(steps={("mlp", 1): (469, 150), ("mlp", 2): (469, 100), ("cnn", 1): (469, 100), ("cnn", 2): (150, 50)},
-             repeats=20, first_metric_repeats=3, overhead_repeats=41, metric_points=10_000, inspect_test=10_000,
+             repeats=20, first_metric_repeats=5, overhead_repeats=41, metric_points=10_000, inspect_test=10_000,
              import_images=5_000, preset_epochs=None, time_auto=True, inside_pairs=16)
 QUICK = Sizes(steps={("mlp", 1): (20, 10), ("mlp", 2): (10, 5), ("cnn", 1): (20, 10), ("cnn", 2): (10, 5)},
               repeats=5, first_metric_repeats=1, overhead_repeats=1, metric_points=10_000, inspect_test=10_000,
