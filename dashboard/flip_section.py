@@ -11,8 +11,14 @@ from dashboard.common import dataset, run_label, store
 SHOWN, SCALE = 30, 2  # digits per gallery; 28 px -> 56 px
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
 def flips(first: str, second: str, epochs: tuple, mtimes: tuple, source: tuple) -> Flips:
+    for run_id in (first, second):  # the cache is shared by every session, and a hit skips the store's check
+        store().check_visible(run_id)
+    return _flips(first, second, epochs, mtimes, source)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _flips(first: str, second: str, epochs: tuple, mtimes: tuple, source: tuple) -> Flips:
     # mtimes: the predictions file grows every epoch, so a run still training gets fresh flips.
     labels = dataset(*source).split("test")[1]
     return run_flips(store(), first, second, *epochs, labels=labels)

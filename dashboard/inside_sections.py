@@ -21,8 +21,13 @@ COLUMNS = 8  # images to a row in a grid
 GAP_PX = 2  # between the images of a grid
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
 def load(run_id: str, mtime: float) -> dict:
+    store().check_visible(run_id)  # the cache is shared by every session, and a hit skips load_inside's check
+    return _load(run_id, mtime)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _load(run_id: str, mtime: float) -> dict:
     # mtime: inside.pt is rewritten (at most once a second) while a run trains, so each write is a new entry.
     # A ValueError (no recording) is not cached: the next rerun asks again.
     return load_inside(store(), run_id)

@@ -13,14 +13,25 @@ PER_PAGE, SCALE = 40, 3  # gallery digits per page; 28 px -> 84 px, nearest-neig
 CLASSES = [None, *range(10)]  # None = any
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
 def load_summary(run_id: str, epoch: int | None, mtime: float, source: tuple) -> inspection.InspectSummary:
+    # The caches below are shared by every session: a hit skips the store's own access check, so it runs here.
+    store().check_visible(run_id)
+    return _summary(run_id, epoch, mtime, source)
+
+
+def load_model(run_id: str, mtime: float):
+    store().check_visible(run_id)
+    return _model(run_id, mtime)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _summary(run_id: str, epoch: int | None, mtime: float, source: tuple) -> inspection.InspectSummary:
     # mtime: the predictions file grows every epoch, so a run in training gets a fresh summary.
     return inspection.inspect_summary(store(), run_id, epoch, data=dataset(*source))
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
-def load_model(run_id: str, mtime: float):
+def _model(run_id: str, mtime: float):
     checkpoint = load_checkpoint(store(), run_id, "last")
     return model_from_checkpoint(checkpoint)[0], checkpoint.get("epoch")
 

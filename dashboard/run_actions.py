@@ -12,8 +12,13 @@ from dashboard.train_form import form_maxima
 RESUMABLE = ("completed", "stopped", "interrupted")
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
 def replay_check(replay_id: str, updated: tuple[float, float]) -> tuple[str, str]:
+    store().check_visible(replay_id)  # the cache is shared by every session, and a hit skips the store's check
+    return _replay_check(replay_id, updated)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _replay_check(replay_id: str, updated: tuple[float, float]) -> tuple[str, str]:
     """Cached per (replay, both runs' last update): finished runs never change, so it is computed once."""
     return compare.replay_report(store(), store().get(replay_id))
 

@@ -6,10 +6,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import TrainConfig
+from core.results import inspection
 from core.runner.execute import execute
 from core.store import workspaces
-from core.store.access import Actor
+from core.store.access import Actor, NotAllowed
 from core.store.run_store import RunStore
+from dashboard import flip_section, inside_sections, inspect_sections
 from tests.helpers_archives import guide_files, zip_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,6 +127,23 @@ def test_a_share_link_shows_the_run_read_only(public):
     assert "shared" in text_of(runs) and not [b for b in runs.button if b.key == "runs_rename_button"]
     assert "This share link opens no run" not in text_of(open_page("app", B, share=token))
     assert "This share link opens no run" in text_of(open_page("app", B, share="x" * 22))
+
+
+def test_a_view_cached_for_one_workspace_is_refused_to_another(public, monkeypatch):
+    """The dashboard's caches are shared by every session: what one visitor loaded must not be handed,
+    from the cache, to a visitor who names the same run without being allowed to see it."""
+    run_id = trained(public, A, "mine")
+    source, stamp = inspection.dataset_source(TINY.to_dict()), 1.0
+    views = [(inspect_sections, lambda: inspect_sections.load_summary(run_id, None, stamp, source)),
+             (inspect_sections, lambda: inspect_sections.load_model(run_id, stamp)),
+             (inside_sections, lambda: inside_sections.load(run_id, stamp)),
+             (flip_section, lambda: flip_section.flips(run_id, run_id, (1, 1), (stamp, stamp), source))]
+    for module, view in views:
+        monkeypatch.setattr(module, "store", lambda: public.acting_as(Actor(A)))
+        assert view() is not None  # loaded, and now cached
+        monkeypatch.setattr(module, "store", lambda: public.acting_as(Actor(B)))
+        with pytest.raises(NotAllowed):
+            view()
 
 
 def test_the_owner_shares_from_the_runs_page(public):
